@@ -1,0 +1,1 @@
+# Users are Django's own; roles are groups (accounts/roles.py).

@@ -1,0 +1,206 @@
+"""Settings, all read from the environment (twelve-factor, via django-environ).
+
+With nothing set, the project runs as an embedded demo: SQLite in the project folder and
+Celery tasks executed in-process. Set DATABASE_URL and REDIS_URL for the real deployment
+shape: PostgreSQL, Redis as broker and cache, and separate worker and beat processes.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# A missing key is only tolerable on a developer's machine: production must set one.
+if DEBUG:
+    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
+else:
+    SECRET_KEY = env.str("SECRET_KEY")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "accounts",
+    "customers",
+    "journeys",
+    "interactions",
+    "memory",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "rememberly",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# Security: strict by default whenever DEBUG is off; a TLS-terminating proxy is assumed.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+# --- Celery -------------------------------------------------------------------------------
+# Without a broker the demo runs every task in-process, right after the commit that queued
+# it; with REDIS_URL the same code goes through Redis to a real worker.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 100
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "memory-sweep-stale": {
+        "task": "memory.tasks.sweep_stale_memories",
+        "schedule": timedelta(seconds=env.int("MEMORY_SWEEP_SECONDS", default=60)),
+    },
+    "memory-nightly-refresh": {
+        "task": "memory.tasks.refresh_all_memories",
+        "schedule": crontab(hour=2, minute=15),
+    },
+}
+
+# --- Journeys -----------------------------------------------------------------------------
+# A customer who has been silent this long starts a new episode with the next touchpoint.
+JOURNEY_QUIET_GAP = timedelta(days=env.int("JOURNEY_QUIET_GAP_DAYS", default=45))
+# An automatic episode never spans more than this: a relationship touched every few weeks
+# would otherwise be one endless journey, and its months of small touches one memory.
+JOURNEY_MAX_SPAN = timedelta(days=env.int("JOURNEY_MAX_SPAN_DAYS", default=90))
+
+# --- Memory model -------------------------------------------------------------------------
+# Every parameter of the memory model; docs/memory-score.md gives the source of each.
+MEMORY_MODEL = {
+    "loss_aversion": env.float("MEMORY_LOSS_AVERSION", default=2.25),
+    "peak_end_weight": env.float("MEMORY_PEAK_END_WEIGHT", default=0.5),
+    "half_life_days": env.float("MEMORY_HALF_LIFE_DAYS", default=90.0),
+    "pseudo_count": env.float("MEMORY_PSEUDO_COUNT", default=0.5),
+    "salience_floor": env.float("MEMORY_SALIENCE_FLOOR", default=0.1),
+    "recovery_softening": env.float("MEMORY_RECOVERY_SOFTENING", default=0.6),
+    "first_contact_quality": env.float("MEMORY_FIRST_CONTACT_QUALITY", default=0.75),
+    "paradox_window_days": env.float("MEMORY_PARADOX_WINDOW_DAYS", default=365.0),
+    "paradox_max_severity": env.float("MEMORY_PARADOX_MAX_SEVERITY", default=0.5),
+    "paradox_min_recovery": env.float("MEMORY_PARADOX_MIN_RECOVERY", default=0.6),
+    "paradox_bonus": env.float("MEMORY_PARADOX_BONUS", default=0.3),
+    "display_gain": env.float("MEMORY_DISPLAY_GAIN", default=1.5),
+    "at_risk_below": env.float("MEMORY_AT_RISK_BELOW", default=35.0),
+    "good_above": env.float("MEMORY_GOOD_ABOVE", default=65.0),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

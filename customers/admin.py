@@ -1,0 +1,48 @@
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from customers.models import Customer, Segment
+from customers.services import customer_create, customer_update
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "description"]
+    search_fields = ["name"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "ref", "kind", "company", "segment", "owner", "memory_score", "memory_band"]
+    list_filter = ["kind", "segment", "owner", "memory__band"]
+    search_fields = ["name", "ref", "email", "company"]
+    list_select_related = ["segment", "owner", "memory"]
+    autocomplete_fields = ["segment", "owner"]
+    readonly_fields = ["history_version", "rewrite_version", "created_at", "updated_at"]
+    fields = [
+        "ref", "name", "kind", "email", "company", "segment", "owner", "notes",
+        "history_version", "rewrite_version", "created_at", "updated_at",
+    ]
+
+    @admin.display(description="memory", ordering="memory__score")
+    def memory_score(self, obj: Customer) -> str:
+        memory = getattr(obj, "memory", None)
+        return f"{memory.score:.0f}" if memory else "-"
+
+    @admin.display(description="band", ordering="memory__band")
+    def memory_band(self, obj: Customer) -> str:
+        memory = getattr(obj, "memory", None)
+        return memory.get_band_display() if memory else "-"
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: object, change: bool) -> None:
+        # Writes go through the services, which hold the rules (and later the audit log).
+        if change:
+            fields = {name: getattr(obj, name) for name in form.changed_data}  # type: ignore[attr-defined]
+            customer_update(customer=obj, **fields)
+        else:
+            created = customer_create(
+                ref=obj.ref, name=obj.name, kind=obj.kind, email=obj.email, company=obj.company,
+                segment=obj.segment, owner=obj.owner, notes=obj.notes,
+            )
+            obj.pk = created.pk

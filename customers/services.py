@@ -1,0 +1,77 @@
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from customers.models import Customer, CustomerKind, Segment
+
+UPDATABLE_FIELDS = frozenset({"name", "kind", "email", "company", "segment", "owner", "notes"})
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    ref: str,
+    name: str,
+    kind: str = CustomerKind.BUSINESS,
+    email: str = "",
+    company: str = "",
+    segment: Segment | None = None,
+    owner: AbstractBaseUser | None = None,
+    notes: str = "",
+) -> Customer:
+    customer = Customer(
+        ref=ref.strip(),
+        name=name.strip(),
+        kind=kind,
+        email=email.strip(),
+        company=company.strip(),
+        segment=segment,
+        owner=owner,  # type: ignore[misc]
+        notes=notes,
+    )
+    customer.full_clean()
+    try:
+        # A savepoint, so a losing racer on the same ref leaves the outer transaction usable.
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError as exc:
+        raise ValidationError({"ref": [f"A customer with ref {customer.ref!r} already exists."]}) from exc
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, **changes: Any) -> Customer:
+    unknown = set(changes) - UPDATABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed here."] for name in sorted(unknown)})
+    for name, value in changes.items():
+        setattr(customer, name, value.strip() if isinstance(value, str) and name != "notes" else value)
+    customer.full_clean(exclude=["ref"])
+    customer.save(update_fields=[*changes, "updated_at"])
+    return customer
+
+
+def customer_get_or_create(*, ref: str, name: str = "", **extra: Any) -> tuple[Customer, bool]:
+    """The customer other systems call `ref`; created only when a name is given."""
+    existing = Customer.objects.filter(ref=ref.strip()).first()
+    if existing is not None:
+        return existing, False
+    if not name.strip():
+        raise ValidationError(
+            {"customer_name": [f"No customer has ref {ref!r}; give customer_name to create one."]}
+        )
+    try:
+        return customer_create(ref=ref, name=name, **extra), True
+    except ValidationError as exc:
+        # Two first touchpoints for a new customer can race; the loser uses the winner's row.
+        existing = Customer.objects.filter(ref=ref.strip()).first()
+        if existing is None:
+            raise exc from None
+        return existing, False
+
+
+def segment_get_or_create(*, name: str, description: str = "") -> Segment:
+    segment, _ = Segment.objects.get_or_create(name=name.strip(), defaults={"description": description})
+    return segment

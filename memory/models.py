@@ -1,0 +1,63 @@
+from django.db import models
+from django.db.models import Q
+
+
+class Band(models.TextChoices):
+    AT_RISK = "at_risk", "At risk"
+    NEUTRAL = "neutral", "Neutral"
+    GOOD = "good", "Good"
+
+
+class CustomerMemory(models.Model):
+    """The running memory of one customer: the engine's state and its latest reading."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", primary_key=True, on_delete=models.CASCADE, related_name="memory"
+    )
+    score = models.FloatField(default=50.0)
+    band = models.CharField(max_length=16, choices=Band.choices, default=Band.NEUTRAL)
+    value = models.FloatField(default=0.0, help_text="Remembered value before display scaling.")
+    score_as_of = models.DateTimeField(null=True, blank=True)
+    trend_7d = models.FloatField(null=True, blank=True)
+    trend_30d = models.FloatField(null=True, blank=True)
+    state = models.JSONField(default=dict, blank=True)
+    breakdown = models.JSONField(default=dict, blank=True)
+    # What the state reflects (compare with Customer.history_version / rewrite_version).
+    history_version = models.PositiveBigIntegerField(default=0)
+    rewrite_version = models.PositiveBigIntegerField(default=0)
+    max_interaction_id = models.BigIntegerField(default=0)
+    parameters_fingerprint = models.CharField(max_length=64, blank=True)
+    last_interaction_at = models.DateTimeField(null=True, blank=True)
+    full_recomputes = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "customer memories"
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=0, score__lte=100), name="memory_score_range"),
+            models.CheckConstraint(condition=Q(band__in=Band.values), name="memory_band_valid"),
+        ]
+        indexes = [models.Index(fields=["band", "score"], name="memory_band_score_idx")]
+
+    def __str__(self) -> str:
+        return f"memory of customer {self.customer_id}: {self.score:.0f}"
+
+
+class ScoreSnapshot(models.Model):
+    """One reading a day per customer, for trend lines and 7/30-day change."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="score_snapshots")
+    day = models.DateField()
+    score = models.FloatField()
+    band = models.CharField(max_length=16, choices=Band.choices)
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["customer", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "day"], name="one_snapshot_per_customer_day"),
+            models.CheckConstraint(condition=Q(score__gte=0, score__lte=100), name="snapshot_score_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.day}: {self.score:.0f}"

@@ -1,0 +1,158 @@
+"""Writes of the memory engine: bring one customer's memory up to date."""
+
+import hashlib
+import json
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from customers.models import Customer
+from interactions.models import Interaction
+from journeys.models import Journey
+from memory.engine import JourneyMemory, MemoryParameters, MemoryState, Reading, Touch, recompute
+from memory.models import CustomerMemory, ScoreSnapshot
+
+TOUCH_FIELDS = (
+    "id",
+    "occurred_at",
+    "journey_id",
+    "stage__key",
+    "channel",
+    "valence",
+    "intensity",
+    "resolves_id",
+    "resolved_on_first_contact",
+)
+
+
+def memory_parameters() -> MemoryParameters:
+    return MemoryParameters.from_mapping(settings.MEMORY_MODEL)
+
+
+def parameters_fingerprint(params: MemoryParameters) -> str:
+    return hashlib.sha256(json.dumps(asdict(params), sort_keys=True).encode()).hexdigest()[:32]
+
+
+def touch_from_row(row: tuple[Any, ...]) -> Touch:
+    pk, occurred_at, journey_id, stage, channel, valence, intensity, resolves_id, first_contact = row
+    return Touch(
+        id=pk,
+        at=occurred_at.timestamp(),
+        journey_id=journey_id,
+        stage=stage,
+        channel=channel,
+        valence=valence,
+        intensity=intensity,
+        resolves_id=resolves_id,
+        resolved_on_first_contact=first_contact,
+    )
+
+
+def customer_touches(customer_id: int, *, after_id: int = 0) -> list[Touch]:
+    rows = (
+        Interaction.objects.filter(customer_id=customer_id, id__gt=after_id)
+        .order_by("occurred_at", "id")
+        .values_list(*TOUCH_FIELDS)
+    )
+    return [touch_from_row(row) for row in rows]
+
+
+def _score_on_or_before(customer_id: int, day: date) -> float | None:
+    return (
+        ScoreSnapshot.objects.filter(customer_id=customer_id, day__lte=day)
+        .order_by("-day")
+        .values_list("score", flat=True)
+        .first()
+    )
+
+
+def _apply_reading(memory: CustomerMemory, reading: Reading, now: datetime) -> None:
+    memory.score = reading.score
+    memory.band = reading.band
+    memory.value = reading.value
+    memory.score_as_of = now
+    memory.breakdown = reading.to_dict()
+    today = now.date()
+    week, month = (_score_on_or_before(memory.customer_id, today - timedelta(days=d)) for d in (7, 30))
+    memory.trend_7d = reading.score - week if week is not None else None
+    memory.trend_30d = reading.score - month if month is not None else None
+    ScoreSnapshot.objects.update_or_create(
+        customer_id=memory.customer_id,
+        day=today,
+        defaults={"score": reading.score, "band": reading.band, "value": reading.value},
+    )
+
+
+def _write_journeys(journeys: dict[int, JourneyMemory]) -> None:
+    rows = list(Journey.objects.filter(pk__in=journeys.keys()))
+    for journey in rows:
+        remembered = journeys[journey.pk]
+        journey.remembered_value = remembered.value
+        journey.salience = remembered.salience
+        journey.peak_interaction_id = remembered.peak.touch_id
+        journey.end_interaction_id = remembered.end.touch_id
+    Journey.objects.bulk_update(
+        rows, ["remembered_value", "salience", "peak_interaction_id", "end_interaction_id"], batch_size=500
+    )
+
+
+@transaction.atomic
+def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_recompute: bool = False) -> CustomerMemory:
+    """Bring a customer's memory up to date with their interactions, read as of `as_of`.
+
+    New touchpoints that arrive in order are folded into the running state in O(1) each;
+    anything that changes the past (an edit, a deletion, an out-of-order arrival, a
+    recovery, changed parameters) recomputes this customer from their whole history.
+    Safe to run any number of times, concurrently: the memory row is locked throughout.
+    """
+    now = as_of or timezone.now()
+    CustomerMemory.objects.get_or_create(customer_id=customer_id)
+    memory = CustomerMemory.objects.select_for_update().get(customer_id=customer_id)
+    # Versions are read before the interactions: a touchpoint committed in between is
+    # folded in now and merely makes the next refresh a cheap no-op.
+    history_version, rewrite_version = (
+        Customer.objects.filter(pk=customer_id).values_list("history_version", "rewrite_version").get()
+    )
+    params = memory_parameters()
+    fingerprint = parameters_fingerprint(params)
+    full = (
+        force_recompute
+        or memory.parameters_fingerprint != fingerprint
+        or memory.rewrite_version != rewrite_version
+    )
+    max_id = memory.max_interaction_id
+    journeys: dict[int, JourneyMemory] = {}
+    state = MemoryState()
+    if not full:
+        state = MemoryState.from_dict(memory.state)
+        for touch in customer_touches(customer_id, after_id=max_id):
+            if not state.can_append(touch):
+                full = True
+                break
+            state.append(touch, params)
+            max_id = max(max_id, touch.id)
+        else:
+            journeys = state.journey_values(params)
+    if full:
+        touches = customer_touches(customer_id)
+        result = recompute(touches, params)
+        state, journeys = result.state, result.journeys
+        max_id = max((t.id for t in touches), default=0)
+        memory.full_recomputes += 1
+
+    _apply_reading(memory, state.read(now.timestamp(), params), now)
+    memory.state = state.to_dict()
+    memory.history_version = history_version
+    memory.rewrite_version = rewrite_version
+    memory.max_interaction_id = max_id
+    memory.parameters_fingerprint = fingerprint
+    memory.last_interaction_at = (
+        datetime.fromtimestamp(state.last_at, tz=UTC) if state.last_at is not None else None
+    )
+    memory.save()
+    _write_journeys(journeys)
+    return memory
