@@ -6,6 +6,7 @@ touchpoint is stored, the touchpoint is still stored and the periodic sweeper
 logged, never raised into the request that stored the data.
 """
 
+import contextlib
 import logging
 from typing import Any
 
@@ -20,22 +21,19 @@ COALESCE_SECONDS = 60
 
 def _send(task: Task, args: tuple[Any, ...], coalesce_key: str | None) -> None:
     try:
-        if coalesce_key is not None and not task.app.conf.task_always_eager:
-            # One queued task per key at a time: a burst of touchpoints for one customer
-            # queues one refresh. The task deletes the key before reading, so anything
-            # committed after that queues a fresh task.
-            if not cache.add(coalesce_key, 1, timeout=COALESCE_SECONDS):
-                return
+        # One queued task per key at a time: a burst of touchpoints for one customer
+        # queues one refresh. The task deletes the key before reading, so anything
+        # committed after that queues a fresh task.
+        coalesce = coalesce_key is not None and not task.app.conf.task_always_eager
+        if coalesce and not cache.add(coalesce_key, 1, timeout=COALESCE_SECONDS):
+            return
         task.apply_async(args=args)
     except Exception:
-        logger.exception(
-            "could not queue %s%r; the stored data is safe and the sweeper will catch up", task.name, args
-        )
+        logger.exception("could not queue %s%r; the stored data is safe and the sweeper will catch up", task.name, args)
         if coalesce_key is not None:
-            try:
+            # The cache is usually the broker's Redis, down as well; already logged above.
+            with contextlib.suppress(Exception):
                 cache.delete(coalesce_key)
-            except Exception:  # noqa: S110 - the cache is the broker here; already logged above
-                pass
 
 
 def enqueue_after_commit(task: Task, *args: Any, coalesce_key: str | None = None) -> None:

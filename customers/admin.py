@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from customers.models import Customer, Segment
@@ -21,8 +20,18 @@ class CustomerAdmin(admin.ModelAdmin):
     autocomplete_fields = ["segment", "owner"]
     readonly_fields = ["history_version", "rewrite_version", "created_at", "updated_at"]
     fields = [
-        "ref", "name", "kind", "email", "company", "segment", "owner", "notes",
-        "history_version", "rewrite_version", "created_at", "updated_at",
+        "ref",
+        "name",
+        "kind",
+        "email",
+        "company",
+        "segment",
+        "owner",
+        "notes",
+        "history_version",
+        "rewrite_version",
+        "created_at",
+        "updated_at",
     ]
 
     @admin.display(description="memory", ordering="memory__score")
@@ -42,7 +51,13 @@ class CustomerAdmin(admin.ModelAdmin):
             customer_update(customer=obj, **fields)
         else:
             created = customer_create(
-                ref=obj.ref, name=obj.name, kind=obj.kind, email=obj.email, company=obj.company,
-                segment=obj.segment, owner=obj.owner, notes=obj.notes,
+                ref=obj.ref,
+                name=obj.name,
+                kind=obj.kind,
+                email=obj.email,
+                company=obj.company,
+                segment=obj.segment,
+                owner=obj.owner,
+                notes=obj.notes,
             )
             obj.pk = created.pk

@@ -1,6 +1,6 @@
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -18,7 +18,7 @@ def customer_create(
     email: str = "",
     company: str = "",
     segment: Segment | None = None,
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
     notes: str = "",
 ) -> Customer:
     customer = Customer(
@@ -28,7 +28,7 @@ def customer_create(
         email=email.strip(),
         company=company.strip(),
         segment=segment,
-        owner=owner,  # type: ignore[misc]
+        owner=owner,
         notes=notes,
     )
     customer.full_clean()
@@ -59,9 +59,7 @@ def customer_get_or_create(*, ref: str, name: str = "", **extra: Any) -> tuple[C
     if existing is not None:
         return existing, False
     if not name.strip():
-        raise ValidationError(
-            {"customer_name": [f"No customer has ref {ref!r}; give customer_name to create one."]}
-        )
+        raise ValidationError({"customer_name": [f"No customer has ref {ref!r}; give customer_name to create one."]})
     try:
         return customer_create(ref=ref, name=name, **extra), True
     except ValidationError as exc:

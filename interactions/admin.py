@@ -16,15 +16,31 @@ class ChannelDefaultAdmin(admin.ModelAdmin):
 @admin.register(Interaction)
 class InteractionAdmin(admin.ModelAdmin):
     list_display = [
-        "occurred_at", "customer", "channel", "stage", "valence", "intensity", "staff", "source", "external_id",
+        "occurred_at",
+        "customer",
+        "channel",
+        "stage",
+        "valence",
+        "intensity",
+        "staff",
+        "source",
+        "external_id",
     ]
     list_filter = ["channel", "stage", "valence", "direction", "source", "resolved_on_first_contact"]
     search_fields = ["customer__name", "customer__ref", "summary", "external_id"]
     list_select_related = ["customer", "stage", "staff"]
     date_hierarchy = "occurred_at"
     raw_id_fields = ["customer", "journey", "resolves", "staff"]
-    readonly_fields = ["customer", "journey", "occurred_at", "source", "external_id", "resolves", "created_at",
-                       "updated_at"]
+    readonly_fields = [
+        "customer",
+        "journey",
+        "occurred_at",
+        "source",
+        "external_id",
+        "resolves",
+        "created_at",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # New touchpoints come through the logging form and the API, which assign the

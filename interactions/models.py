@@ -127,9 +127,7 @@ class Interaction(models.Model):
             models.Index(fields=["occurred_at"], name="interaction_occurred_idx"),
             models.Index(fields=["staff", "occurred_at"], name="interaction_staff_idx"),
             # The recovery queue reads complaints only: a small partial index.
-            models.Index(
-                fields=["occurred_at"], condition=Q(channel="complaint"), name="interaction_complaint_idx"
-            ),
+            models.Index(fields=["occurred_at"], condition=Q(channel="complaint"), name="interaction_complaint_idx"),
         ]
 
     def __str__(self) -> str:

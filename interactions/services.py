@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -31,8 +31,18 @@ from journeys.services import journey_assign, journey_forget_interaction
 # Clocks of other systems drift; a touchpoint further in the future than this is a mistake.
 FUTURE_TOLERANCE = timedelta(hours=24)
 CHANGEABLE_FIELDS = frozenset(
-    {"summary", "valence", "intensity", "stage", "channel", "direction", "staff", "rating", "rating_scale",
-     "resolved_on_first_contact"}
+    {
+        "summary",
+        "valence",
+        "intensity",
+        "stage",
+        "channel",
+        "direction",
+        "staff",
+        "rating",
+        "rating_scale",
+        "resolved_on_first_contact",
+    }
 )
 
 
@@ -117,11 +127,7 @@ def _resolved_complaint(
 ) -> tuple[Interaction | None, str]:
     if resolves is None:
         return None, ""
-    complaint = (
-        resolves
-        if isinstance(resolves, Interaction)
-        else Interaction.objects.filter(pk=resolves).first()
-    )
+    complaint = resolves if isinstance(resolves, Interaction) else Interaction.objects.filter(pk=resolves).first()
     if complaint is None:
         return None, f"No interaction {resolves!r} to resolve."
     if complaint.customer_id != customer.pk:
@@ -164,7 +170,7 @@ def interaction_record(
     stage: JourneyStage | str | None = None,
     intensity: int | None = None,
     direction: str = Direction.INBOUND,
-    staff: AbstractBaseUser | None = None,
+    staff: User | None = None,
     rating: int | None = None,
     rating_scale: str = "",
     resolves: Interaction | int | None = None,
@@ -214,7 +220,7 @@ def interaction_record(
         errors["resolves"] = [resolves_error]
     if errors:
         raise ValidationError(errors)
-    assert chosen_stage is not None
+    assert chosen_stage is not None  # noqa: S101 - every path without a stage returned an error above
 
     try:
         # A savepoint around journey and row: if the key turns out to be taken after all,

@@ -14,8 +14,15 @@ class JourneyStageAdmin(admin.ModelAdmin):
 @admin.register(Journey)
 class JourneyAdmin(admin.ModelAdmin):
     list_display = [
-        "__str__", "customer", "ref", "started_at", "last_interaction_at", "closed_at", "close_reason",
-        "interaction_count", "remembered_value",
+        "__str__",
+        "customer",
+        "ref",
+        "started_at",
+        "last_interaction_at",
+        "closed_at",
+        "close_reason",
+        "interaction_count",
+        "remembered_value",
     ]
     list_filter = ["close_reason", ("closed_at", admin.EmptyFieldListFilter)]
     search_fields = ["ref", "customer__name", "customer__ref"]
@@ -24,8 +31,18 @@ class JourneyAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer", "peak_interaction", "end_interaction"]
     # Journeys are assigned by the rules in journeys/services.py, not by hand.
     readonly_fields = [
-        "customer", "ref", "started_at", "last_interaction_at", "closed_at", "close_reason",
-        "interaction_count", "remembered_value", "salience", "peak_interaction", "end_interaction", "created_at",
+        "customer",
+        "ref",
+        "started_at",
+        "last_interaction_at",
+        "closed_at",
+        "close_reason",
+        "interaction_count",
+        "remembered_value",
+        "salience",
+        "peak_interaction",
+        "end_interaction",
+        "created_at",
     ]
 
     def has_add_permission(self, request: object) -> bool:

@@ -7,7 +7,8 @@ one customer never open two journeys at once):
 2. Otherwise it joins the automatic journey that was under way when it happened: the
    latest one started at or before it, if that journey was not yet closed by then, the
    customer was not silent for longer than the quiet gap, and the journey has not yet
-   lasted the longest episode span.
+   lasted the longest episode span. A late arrival from shortly before the next journey
+   began (within the quiet gap, within the span) joins that journey instead.
 3. Otherwise a new automatic journey opens, and the one open before it is closed (quiet
    gap or longest span). A touchpoint older than an existing later journey opens a
    journey that is closed at once ("superseded"), so only the latest automatic journey
@@ -43,6 +44,15 @@ def _auto_journey(customer: Customer, occurred_at: datetime) -> Journey:
     candidate = auto.filter(started_at__lte=occurred_at).order_by("-started_at", "-id").first()
     if candidate is not None and _accepts(candidate, occurred_at):
         return candidate
+    # A late arrival from just before the next journey began belongs to that episode;
+    # the journey's start moves back to it.
+    following = auto.filter(started_at__gt=occurred_at).order_by("started_at", "id").first()
+    if (
+        following is not None
+        and following.started_at - occurred_at <= settings.JOURNEY_QUIET_GAP
+        and following.last_interaction_at - occurred_at <= settings.JOURNEY_MAX_SPAN
+    ):
+        return following
 
     later_exists = auto.filter(started_at__gt=occurred_at).exists()
     if not later_exists:
@@ -61,9 +71,7 @@ def _auto_journey(customer: Customer, occurred_at: datetime) -> Journey:
     return journey
 
 
-def journey_assign(
-    *, customer: Customer, occurred_at: datetime, stage: JourneyStage, journey_ref: str = ""
-) -> Journey:
+def journey_assign(*, customer: Customer, occurred_at: datetime, stage: JourneyStage, journey_ref: str = "") -> Journey:
     """Find or open the journey for a new touchpoint and count it in. Caller holds the lock."""
     journey_ref = journey_ref.strip()
     if journey_ref:

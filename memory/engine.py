@@ -60,10 +60,12 @@ class MemoryParameters:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, float]) -> MemoryParameters:
-        known = {name: float(value) for name, value in values.items() if name in cls.__dataclass_fields__}
+        known: dict[str, Any] = {
+            name: float(value) for name, value in values.items() if name in cls.__dataclass_fields__
+        }
         if "top_journeys" in known:
-            known["top_journeys"] = int(known["top_journeys"])  # type: ignore[assignment]
-        return cls(**known)  # type: ignore[arg-type]
+            known["top_journeys"] = int(known["top_journeys"])
+        return cls(**known)
 
     @property
     def half_life_seconds(self) -> float:
@@ -517,9 +519,7 @@ def recompute(touches: Iterable[Touch], params: MemoryParameters) -> Recomputati
     return Recomputation(state, journeys, impacts, paradox)
 
 
-def expected_gain(
-    state: MemoryState, touch: Touch, as_of: float, params: MemoryParameters
-) -> float:
+def expected_gain(state: MemoryState, touch: Touch, as_of: float, params: MemoryParameters) -> float:
     """Score points one more touch (e.g. a good call now) would add, read at `as_of`."""
     before = state.read(as_of, params).score
     trial = MemoryState.from_dict(state.to_dict())

@@ -119,11 +119,7 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
     )
     params = memory_parameters()
     fingerprint = parameters_fingerprint(params)
-    full = (
-        force_recompute
-        or memory.parameters_fingerprint != fingerprint
-        or memory.rewrite_version != rewrite_version
-    )
+    full = force_recompute or memory.parameters_fingerprint != fingerprint or memory.rewrite_version != rewrite_version
     max_id = memory.max_interaction_id
     journeys: dict[int, JourneyMemory] = {}
     state = MemoryState()
@@ -150,9 +146,7 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
     memory.rewrite_version = rewrite_version
     memory.max_interaction_id = max_id
     memory.parameters_fingerprint = fingerprint
-    memory.last_interaction_at = (
-        datetime.fromtimestamp(state.last_at, tz=UTC) if state.last_at is not None else None
-    )
+    memory.last_interaction_at = datetime.fromtimestamp(state.last_at, tz=UTC) if state.last_at is not None else None
     memory.save()
     _write_journeys(journeys)
     return memory

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,38 +14,83 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Segment',
+            name="Segment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80, unique=True)),
-                ('description', models.TextField(blank=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=80, unique=True)),
+                ("description", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='segment_name_not_blank')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("name", ""), _negated=True), name="segment_name_not_blank"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ref', models.CharField(help_text='External reference other systems use for this customer.', max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('business', 'Business account'), ('person', 'Person')], default='business', max_length=16)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('company', models.CharField(blank=True, max_length=200)),
-                ('notes', models.TextField(blank=True, help_text='What matters to this customer (seeds/003).')),
-                ('history_version', models.PositiveBigIntegerField(default=0, editable=False)),
-                ('rewrite_version', models.PositiveBigIntegerField(default=0, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(blank=True, help_text='Staff member who owns the relationship.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_customers', to=settings.AUTH_USER_MODEL)),
-                ('segment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='customers', to='customers.segment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "ref",
+                    models.CharField(
+                        help_text="External reference other systems use for this customer.", max_length=100, unique=True
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("business", "Business account"), ("person", "Person")],
+                        default="business",
+                        max_length=16,
+                    ),
+                ),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("company", models.CharField(blank=True, max_length=200)),
+                ("notes", models.TextField(blank=True, help_text="What matters to this customer (seeds/003).")),
+                ("history_version", models.PositiveBigIntegerField(default=0, editable=False)),
+                ("rewrite_version", models.PositiveBigIntegerField(default=0, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Staff member who owns the relationship.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="owned_customers",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "segment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="customers",
+                        to="customers.segment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
-                'indexes': [models.Index(fields=['name'], name='customer_name_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('ref', ''), _negated=True), name='customer_ref_not_blank'), models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='customer_name_not_blank'), models.CheckConstraint(condition=models.Q(('kind__in', ['business', 'person'])), name='customer_kind_valid')],
+                "ordering": ["name", "id"],
+                "indexes": [models.Index(fields=["name"], name="customer_name_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("ref", ""), _negated=True), name="customer_ref_not_blank"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("name", ""), _negated=True), name="customer_name_not_blank"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("kind__in", ["business", "person"])), name="customer_kind_valid"
+                    ),
+                ],
             },
         ),
     ]

@@ -5,44 +5,119 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ChannelDefault',
+            name="ChannelDefault",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('call', 'Call'), ('email', 'E-mail'), ('visit', 'Visit'), ('complaint', 'Complaint'), ('meeting', 'Meeting'), ('chat', 'Chat'), ('social', 'Social post'), ('event', 'Event'), ('newsletter', 'Newsletter'), ('support_ticket', 'Support ticket'), ('account_review', 'Account review'), ('survey', 'Survey')], max_length=32, unique=True)),
-                ('intensity', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)])),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("call", "Call"),
+                            ("email", "E-mail"),
+                            ("visit", "Visit"),
+                            ("complaint", "Complaint"),
+                            ("meeting", "Meeting"),
+                            ("chat", "Chat"),
+                            ("social", "Social post"),
+                            ("event", "Event"),
+                            ("newsletter", "Newsletter"),
+                            ("support_ticket", "Support ticket"),
+                            ("account_review", "Account review"),
+                            ("survey", "Survey"),
+                        ],
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "intensity",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ]
+                    ),
+                ),
             ],
             options={
-                'ordering': ['channel'],
+                "ordering": ["channel"],
             },
         ),
         migrations.CreateModel(
-            name='Interaction',
+            name="Interaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('call', 'Call'), ('email', 'E-mail'), ('visit', 'Visit'), ('complaint', 'Complaint'), ('meeting', 'Meeting'), ('chat', 'Chat'), ('social', 'Social post'), ('event', 'Event'), ('newsletter', 'Newsletter'), ('support_ticket', 'Support ticket'), ('account_review', 'Account review'), ('survey', 'Survey')], max_length=32)),
-                ('direction', models.CharField(choices=[('inbound', 'Inbound'), ('outbound', 'Outbound (proactive)')], default='inbound', max_length=16)),
-                ('occurred_at', models.DateTimeField()),
-                ('valence', models.SmallIntegerField(choices=[(-2, 'Very bad'), (-1, 'Bad'), (0, 'Neutral'), (1, 'Good'), (2, 'Very good')], help_text='How it felt to the customer.')),
-                ('intensity', models.PositiveSmallIntegerField(help_text='How vivid it was, 1 (faint) to 5 (unforgettable).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)])),
-                ('summary', models.TextField(blank=True, max_length=5000)),
-                ('rating', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('rating_scale', models.CharField(blank=True, choices=[('csat', 'CSAT (1-5)'), ('nps', 'NPS (0-10)')], max_length=8)),
-                ('resolved_on_first_contact', models.BooleanField(default=False)),
-                ('source', models.CharField(help_text='System that sent it; with external_id, the idempotency key.', max_length=50)),
-                ('external_id', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("call", "Call"),
+                            ("email", "E-mail"),
+                            ("visit", "Visit"),
+                            ("complaint", "Complaint"),
+                            ("meeting", "Meeting"),
+                            ("chat", "Chat"),
+                            ("social", "Social post"),
+                            ("event", "Event"),
+                            ("newsletter", "Newsletter"),
+                            ("support_ticket", "Support ticket"),
+                            ("account_review", "Account review"),
+                            ("survey", "Survey"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[("inbound", "Inbound"), ("outbound", "Outbound (proactive)")],
+                        default="inbound",
+                        max_length=16,
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField()),
+                (
+                    "valence",
+                    models.SmallIntegerField(
+                        choices=[(-2, "Very bad"), (-1, "Bad"), (0, "Neutral"), (1, "Good"), (2, "Very good")],
+                        help_text="How it felt to the customer.",
+                    ),
+                ),
+                (
+                    "intensity",
+                    models.PositiveSmallIntegerField(
+                        help_text="How vivid it was, 1 (faint) to 5 (unforgettable).",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ],
+                    ),
+                ),
+                ("summary", models.TextField(blank=True, max_length=5000)),
+                ("rating", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "rating_scale",
+                    models.CharField(blank=True, choices=[("csat", "CSAT (1-5)"), ("nps", "NPS (0-10)")], max_length=8),
+                ),
+                ("resolved_on_first_contact", models.BooleanField(default=False)),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="System that sent it; with external_id, the idempotency key.", max_length=50
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-occurred_at', '-id'],
+                "ordering": ["-occurred_at", "-id"],
             },
         ),
     ]

@@ -6,109 +6,196 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
-        ('interactions', '0001_initial'),
-        ('journeys', '0001_initial'),
+        ("customers", "0001_initial"),
+        ("interactions", "0001_initial"),
+        ("journeys", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='channeldefault',
-            name='stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='default_channels', to='journeys.journeystage'),
+            model_name="channeldefault",
+            name="stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="default_channels", to="journeys.journeystage"
+            ),
         ),
         migrations.AddField(
-            model_name='interaction',
-            name='customer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='interactions', to='customers.customer'),
+            model_name="interaction",
+            name="customer",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="interactions", to="customers.customer"
+            ),
         ),
         migrations.AddField(
-            model_name='interaction',
-            name='journey',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='interactions', to='journeys.journey'),
+            model_name="interaction",
+            name="journey",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="interactions", to="journeys.journey"
+            ),
         ),
         migrations.AddField(
-            model_name='interaction',
-            name='resolves',
-            field=models.ForeignKey(blank=True, help_text='The complaint this interaction recovers.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='resolutions', to='interactions.interaction'),
+            model_name="interaction",
+            name="resolves",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The complaint this interaction recovers.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="resolutions",
+                to="interactions.interaction",
+            ),
         ),
         migrations.AddField(
-            model_name='interaction',
-            name='staff',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='interactions', to=settings.AUTH_USER_MODEL),
+            model_name="interaction",
+            name="staff",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="interactions",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='interaction',
-            name='stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='interactions', to='journeys.journeystage'),
+            model_name="interaction",
+            name="stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="interactions", to="journeys.journeystage"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='channeldefault',
-            constraint=models.CheckConstraint(condition=models.Q(('channel__in', ['call', 'email', 'visit', 'complaint', 'meeting', 'chat', 'social', 'event', 'newsletter', 'support_ticket', 'account_review', 'survey'])), name='channel_default_channel_valid'),
+            model_name="channeldefault",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "channel__in",
+                        [
+                            "call",
+                            "email",
+                            "visit",
+                            "complaint",
+                            "meeting",
+                            "chat",
+                            "social",
+                            "event",
+                            "newsletter",
+                            "support_ticket",
+                            "account_review",
+                            "survey",
+                        ],
+                    )
+                ),
+                name="channel_default_channel_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='channeldefault',
-            constraint=models.CheckConstraint(condition=models.Q(('intensity__gte', 1), ('intensity__lte', 5)), name='channel_default_intensity_range'),
+            model_name="channeldefault",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("intensity__gte", 1), ("intensity__lte", 5)), name="channel_default_intensity_range"
+            ),
         ),
         migrations.AddIndex(
-            model_name='interaction',
-            index=models.Index(fields=['customer', 'occurred_at', 'id'], name='interaction_timeline_idx'),
+            model_name="interaction",
+            index=models.Index(fields=["customer", "occurred_at", "id"], name="interaction_timeline_idx"),
         ),
         migrations.AddIndex(
-            model_name='interaction',
-            index=models.Index(fields=['customer', 'id'], name='interaction_customer_id_idx'),
+            model_name="interaction",
+            index=models.Index(fields=["customer", "id"], name="interaction_customer_id_idx"),
         ),
         migrations.AddIndex(
-            model_name='interaction',
-            index=models.Index(fields=['journey', 'occurred_at'], name='interaction_journey_idx'),
+            model_name="interaction",
+            index=models.Index(fields=["journey", "occurred_at"], name="interaction_journey_idx"),
         ),
         migrations.AddIndex(
-            model_name='interaction',
-            index=models.Index(fields=['occurred_at'], name='interaction_occurred_idx'),
+            model_name="interaction",
+            index=models.Index(fields=["occurred_at"], name="interaction_occurred_idx"),
         ),
         migrations.AddIndex(
-            model_name='interaction',
-            index=models.Index(fields=['staff', 'occurred_at'], name='interaction_staff_idx'),
+            model_name="interaction",
+            index=models.Index(fields=["staff", "occurred_at"], name="interaction_staff_idx"),
         ),
         migrations.AddIndex(
-            model_name='interaction',
-            index=models.Index(condition=models.Q(('channel', 'complaint')), fields=['occurred_at'], name='interaction_complaint_idx'),
+            model_name="interaction",
+            index=models.Index(
+                condition=models.Q(("channel", "complaint")), fields=["occurred_at"], name="interaction_complaint_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='interaction',
-            constraint=models.UniqueConstraint(fields=('source', 'external_id'), name='interaction_idempotency_key'),
+            model_name="interaction",
+            constraint=models.UniqueConstraint(fields=("source", "external_id"), name="interaction_idempotency_key"),
         ),
         migrations.AddConstraint(
-            model_name='interaction',
-            constraint=models.CheckConstraint(condition=models.Q(('valence__gte', -2), ('valence__lte', 2)), name='interaction_valence_range'),
+            model_name="interaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("valence__gte", -2), ("valence__lte", 2)), name="interaction_valence_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='interaction',
-            constraint=models.CheckConstraint(condition=models.Q(('intensity__gte', 1), ('intensity__lte', 5)), name='interaction_intensity_range'),
+            model_name="interaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("intensity__gte", 1), ("intensity__lte", 5)), name="interaction_intensity_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='interaction',
-            constraint=models.CheckConstraint(condition=models.Q(('channel__in', ['call', 'email', 'visit', 'complaint', 'meeting', 'chat', 'social', 'event', 'newsletter', 'support_ticket', 'account_review', 'survey'])), name='interaction_channel_valid'),
+            model_name="interaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "channel__in",
+                        [
+                            "call",
+                            "email",
+                            "visit",
+                            "complaint",
+                            "meeting",
+                            "chat",
+                            "social",
+                            "event",
+                            "newsletter",
+                            "support_ticket",
+                            "account_review",
+                            "survey",
+                        ],
+                    )
+                ),
+                name="interaction_channel_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='interaction',
-            constraint=models.CheckConstraint(condition=models.Q(('direction__in', ['inbound', 'outbound'])), name='interaction_direction_valid'),
+            model_name="interaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("direction__in", ["inbound", "outbound"])), name="interaction_direction_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='interaction',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('source', ''), _negated=True), models.Q(('external_id', ''), _negated=True)), name='interaction_key_not_blank'),
+            model_name="interaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("source", ""), _negated=True), models.Q(("external_id", ""), _negated=True)
+                ),
+                name="interaction_key_not_blank",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='interaction',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('rating__isnull', True), ('rating_scale', '')), models.Q(('rating__gte', 1), ('rating__lte', 5), ('rating_scale', 'csat')), models.Q(('rating__gte', 0), ('rating__lte', 10), ('rating_scale', 'nps')), _connector='OR'), name='interaction_rating_on_its_scale'),
+            model_name="interaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("rating__isnull", True), ("rating_scale", "")),
+                    models.Q(("rating__gte", 1), ("rating__lte", 5), ("rating_scale", "csat")),
+                    models.Q(("rating__gte", 0), ("rating__lte", 10), ("rating_scale", "nps")),
+                    _connector="OR",
+                ),
+                name="interaction_rating_on_its_scale",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='interaction',
-            constraint=models.CheckConstraint(condition=models.Q(('resolves', models.F('id')), _negated=True), name='interaction_not_resolving_itself'),
+            model_name="interaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("resolves", models.F("id")), _negated=True), name="interaction_not_resolving_itself"
+            ),
         ),
     ]

@@ -5,49 +5,109 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
-        ('interactions', '0001_initial'),
+        ("customers", "0001_initial"),
+        ("interactions", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='JourneyStage',
+            name="JourneyStage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=60)),
-                ('description', models.TextField()),
-                ('position', models.PositiveSmallIntegerField(unique=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.SlugField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=60)),
+                ("description", models.TextField()),
+                ("position", models.PositiveSmallIntegerField(unique=True)),
             ],
             options={
-                'ordering': ['position'],
+                "ordering": ["position"],
             },
         ),
         migrations.CreateModel(
-            name='Journey',
+            name="Journey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ref', models.CharField(blank=True, max_length=100)),
-                ('started_at', models.DateTimeField()),
-                ('last_interaction_at', models.DateTimeField()),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('close_reason', models.CharField(blank=True, choices=[('evaluation', 'Evaluation reached'), ('quiet_gap', 'Quiet gap'), ('max_span', 'Longest episode reached'), ('superseded', 'Older than a later journey')], max_length=16)),
-                ('interaction_count', models.PositiveIntegerField(default=0)),
-                ('remembered_value', models.FloatField(blank=True, null=True)),
-                ('salience', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='journeys', to='customers.customer')),
-                ('end_interaction', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='interactions.interaction')),
-                ('peak_interaction', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='interactions.interaction')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ref", models.CharField(blank=True, max_length=100)),
+                ("started_at", models.DateTimeField()),
+                ("last_interaction_at", models.DateTimeField()),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "close_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("evaluation", "Evaluation reached"),
+                            ("quiet_gap", "Quiet gap"),
+                            ("max_span", "Longest episode reached"),
+                            ("superseded", "Older than a later journey"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("interaction_count", models.PositiveIntegerField(default=0)),
+                ("remembered_value", models.FloatField(blank=True, null=True)),
+                ("salience", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="journeys", to="customers.customer"
+                    ),
+                ),
+                (
+                    "end_interaction",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="interactions.interaction",
+                    ),
+                ),
+                (
+                    "peak_interaction",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="interactions.interaction",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
-                'indexes': [models.Index(fields=['customer', '-started_at'], name='journey_customer_start_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('ref', ''), _negated=True), fields=('customer', 'ref'), name='journey_ref_unique_per_customer'), models.UniqueConstraint(condition=models.Q(('closed_at__isnull', True), ('ref', '')), fields=('customer',), name='one_open_auto_journey_per_customer'), models.CheckConstraint(condition=models.Q(('last_interaction_at__gte', models.F('started_at'))), name='journey_last_after_start'), models.CheckConstraint(condition=models.Q(models.Q(('closed_at__isnull', True), ('close_reason', '')), models.Q(('closed_at__gte', models.F('started_at')), ('close_reason__in', ['evaluation', 'quiet_gap', 'max_span', 'superseded'])), _connector='OR'), name='journey_closed_consistently')],
+                "ordering": ["-started_at", "-id"],
+                "indexes": [models.Index(fields=["customer", "-started_at"], name="journey_customer_start_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("ref", ""), _negated=True),
+                        fields=("customer", "ref"),
+                        name="journey_ref_unique_per_customer",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("closed_at__isnull", True), ("ref", "")),
+                        fields=("customer",),
+                        name="one_open_auto_journey_per_customer",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("last_interaction_at__gte", models.F("started_at"))),
+                        name="journey_last_after_start",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("closed_at__isnull", True), ("close_reason", "")),
+                            models.Q(
+                                ("closed_at__gte", models.F("started_at")),
+                                ("close_reason__in", ["evaluation", "quiet_gap", "max_span", "superseded"]),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="journey_closed_consistently",
+                    ),
+                ],
             },
         ),
     ]

@@ -19,8 +19,7 @@ STAGES = [
     (
         "inspection",
         "Inspection",
-        "The customer looks us over: visits, meetings, first deliveries are checked against "
-        "what they expected.",
+        "The customer looks us over: visits, meetings, first deliveries are checked against what they expected.",
     ),
     (
         "fulfilment",

@@ -5,53 +5,92 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CustomerMemory',
+            name="CustomerMemory",
             fields=[
-                ('customer', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='memory', serialize=False, to='customers.customer')),
-                ('score', models.FloatField(default=50.0)),
-                ('band', models.CharField(choices=[('at_risk', 'At risk'), ('neutral', 'Neutral'), ('good', 'Good')], default='neutral', max_length=16)),
-                ('value', models.FloatField(default=0.0, help_text='Remembered value before display scaling.')),
-                ('score_as_of', models.DateTimeField(blank=True, null=True)),
-                ('trend_7d', models.FloatField(blank=True, null=True)),
-                ('trend_30d', models.FloatField(blank=True, null=True)),
-                ('state', models.JSONField(blank=True, default=dict)),
-                ('breakdown', models.JSONField(blank=True, default=dict)),
-                ('history_version', models.PositiveBigIntegerField(default=0)),
-                ('rewrite_version', models.PositiveBigIntegerField(default=0)),
-                ('max_interaction_id', models.BigIntegerField(default=0)),
-                ('parameters_fingerprint', models.CharField(blank=True, max_length=64)),
-                ('last_interaction_at', models.DateTimeField(blank=True, null=True)),
-                ('full_recomputes', models.PositiveIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "customer",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="memory",
+                        serialize=False,
+                        to="customers.customer",
+                    ),
+                ),
+                ("score", models.FloatField(default=50.0)),
+                (
+                    "band",
+                    models.CharField(
+                        choices=[("at_risk", "At risk"), ("neutral", "Neutral"), ("good", "Good")],
+                        default="neutral",
+                        max_length=16,
+                    ),
+                ),
+                ("value", models.FloatField(default=0.0, help_text="Remembered value before display scaling.")),
+                ("score_as_of", models.DateTimeField(blank=True, null=True)),
+                ("trend_7d", models.FloatField(blank=True, null=True)),
+                ("trend_30d", models.FloatField(blank=True, null=True)),
+                ("state", models.JSONField(blank=True, default=dict)),
+                ("breakdown", models.JSONField(blank=True, default=dict)),
+                ("history_version", models.PositiveBigIntegerField(default=0)),
+                ("rewrite_version", models.PositiveBigIntegerField(default=0)),
+                ("max_interaction_id", models.BigIntegerField(default=0)),
+                ("parameters_fingerprint", models.CharField(blank=True, max_length=64)),
+                ("last_interaction_at", models.DateTimeField(blank=True, null=True)),
+                ("full_recomputes", models.PositiveIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name_plural': 'customer memories',
-                'indexes': [models.Index(fields=['band', 'score'], name='memory_band_score_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('score__gte', 0), ('score__lte', 100)), name='memory_score_range'), models.CheckConstraint(condition=models.Q(('band__in', ['at_risk', 'neutral', 'good'])), name='memory_band_valid')],
+                "verbose_name_plural": "customer memories",
+                "indexes": [models.Index(fields=["band", "score"], name="memory_band_score_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("score__gte", 0), ("score__lte", 100)), name="memory_score_range"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("band__in", ["at_risk", "neutral", "good"])), name="memory_band_valid"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ScoreSnapshot',
+            name="ScoreSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('score', models.FloatField()),
-                ('band', models.CharField(choices=[('at_risk', 'At risk'), ('neutral', 'Neutral'), ('good', 'Good')], max_length=16)),
-                ('value', models.FloatField()),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='score_snapshots', to='customers.customer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("score", models.FloatField()),
+                (
+                    "band",
+                    models.CharField(
+                        choices=[("at_risk", "At risk"), ("neutral", "Neutral"), ("good", "Good")], max_length=16
+                    ),
+                ),
+                ("value", models.FloatField()),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="score_snapshots",
+                        to="customers.customer",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['customer', 'day'],
-                'constraints': [models.UniqueConstraint(fields=('customer', 'day'), name='one_snapshot_per_customer_day'), models.CheckConstraint(condition=models.Q(('score__gte', 0), ('score__lte', 100)), name='snapshot_score_range')],
+                "ordering": ["customer", "day"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("customer", "day"), name="one_snapshot_per_customer_day"),
+                    models.CheckConstraint(
+                        condition=models.Q(("score__gte", 0), ("score__lte", 100)), name="snapshot_score_range"
+                    ),
+                ],
             },
         ),
     ]

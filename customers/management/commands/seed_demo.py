@@ -77,7 +77,9 @@ class Command(BaseCommand):
         show_progress = not options["no_progress"] and options["verbosity"] > 0
         created_touches = 0
         customer_ids: list[int] = []
-        for number in tqdm(range(1, options["customers"] + 1), desc="customers", unit="cust", disable=not show_progress):
+        for number in tqdm(
+            range(1, options["customers"] + 1), desc="customers", unit="cust", disable=not show_progress
+        ):
             owner_index = rng.randrange(1, len(STAFF))
             story = customer_story(rng, start=start, end=end, staff_skills=skills, owner_index=owner_index)
             with transaction.atomic():

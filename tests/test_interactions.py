@@ -1,0 +1,198 @@
+from datetime import datetime, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from customers.models import Customer
+from interactions.models import Interaction
+from interactions.services import interaction_change, interaction_delete, interaction_record
+from journeys.models import Journey
+from tests.factories import T0, CustomerFactory, record
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts() -> tuple[int, int, list[int], int]:
+    return (
+        Interaction.objects.count(),
+        Journey.objects.count(),
+        list(Customer.objects.order_by("id").values_list("history_version", flat=True)),
+        Journey.objects.filter(closed_at__isnull=True).count(),
+    )
+
+
+def _record_raw(customer: Customer, **overrides: object) -> None:
+    values: dict[str, object] = {
+        "channel": "call",
+        "valence": 1,
+        "occurred_at": T0,
+        "source": "crm",
+        "external_id": "x-1",
+    }
+    values.update(overrides)
+    interaction_record(customer=customer, **values)  # type: ignore[arg-type]
+
+
+def test_repeat_push_returns_existing_interaction(customer: Customer) -> None:
+    first = interaction_record(
+        customer=customer, channel="call", valence=1, occurred_at=T0, source="crm", external_id="call-1"
+    )
+    again = interaction_record(
+        customer=customer, channel="call", valence=-2, occurred_at=T0, source="crm", external_id="call-1"
+    )
+    assert first.created and not again.created
+    assert again.interaction.pk == first.interaction.pk
+    assert again.interaction.valence == 1  # the stored item, not the repeat's payload
+    assert Interaction.objects.count() == 1
+
+
+def test_same_external_id_from_another_source_is_another_interaction(customer: Customer) -> None:
+    record(customer, source="crm", external_id="42")
+    record(customer, source="helpdesk", external_id="42")
+    assert Interaction.objects.count() == 2
+
+
+def test_database_refuses_duplicate_idempotency_key(customer: Customer) -> None:
+    existing = record(customer, source="crm", external_id="dup")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Interaction.objects.create(
+            customer=customer,
+            journey=existing.journey,
+            stage=existing.stage,
+            channel="call",
+            valence=0,
+            intensity=3,
+            occurred_at=T0,
+            source="crm",
+            external_id="dup",
+        )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"valence": 3}, "valence"),
+        ({"valence": -3}, "valence"),
+        ({"valence": True}, "valence"),
+        ({"intensity": 0}, "intensity"),
+        ({"intensity": 6}, "intensity"),
+        ({"occurred_at": datetime(2026, 3, 2, 9, 0)}, "occurred_at"),  # naive
+        ({"occurred_at": "2026-03-02T09:00:00Z"}, "occurred_at"),  # not parsed
+        ({"occurred_at": timezone.now() + timedelta(days=400)}, "occurred_at"),  # far future
+        ({"channel": "fax"}, "channel"),
+        ({"direction": "sideways"}, "direction"),
+        ({"summary": "x" * 5001}, "summary"),
+        ({"rating": 11, "rating_scale": "nps"}, "rating"),
+        ({"rating": 0, "rating_scale": "csat"}, "rating"),
+        ({"rating": 4}, "rating_scale"),
+        ({"source": ""}, "source"),
+        ({"external_id": "   "}, "external_id"),
+        ({"stage": "nirvana"}, "stage"),
+        ({"resolves": 999_999}, "resolves"),
+    ],
+)
+def test_bad_touchpoint_is_refused_with_field_error_and_nothing_written(
+    customer: Customer, overrides: dict[str, object], field: str
+) -> None:
+    record(customer, external_id="before")  # something already stored must stay intact
+    before = _counts()
+    with pytest.raises(ValidationError) as excinfo:
+        _record_raw(customer, **overrides)
+    assert field in excinfo.value.message_dict
+    assert all(message.strip() for message in excinfo.value.message_dict[field])
+    assert _counts() == before
+
+
+def test_unknown_channel_error_lists_the_valid_channels(customer: Customer) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        _record_raw(customer, channel="fax")
+    assert "support_ticket" in excinfo.value.message_dict["channel"][0]
+
+
+@pytest.mark.parametrize(
+    ("sql_values", "constraint"),
+    [
+        ("valence = 5", "interaction_valence_range"),
+        ("intensity = 9", "interaction_intensity_range"),
+        ("channel = 'fax'", "interaction_channel_valid"),
+        ("rating = 12, rating_scale = 'nps'", "interaction_rating_on_its_scale"),
+        ("external_id = ''", "interaction_key_not_blank"),
+    ],
+)
+def test_database_checks_back_the_validation(customer: Customer, sql_values: str, constraint: str) -> None:
+    interaction = record(customer)
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE interactions_interaction SET {sql_values} WHERE id = %s",  # noqa: S608 - fixed test values
+            [interaction.pk],
+        )
+
+
+def test_stage_and_intensity_default_from_the_channel(customer: Customer) -> None:
+    complaint = record(customer, channel="complaint", valence=-2)
+    newsletter = record(customer, channel="newsletter", valence=1, days=1)
+    assert (complaint.stage.key, complaint.intensity) == ("fulfilment", 5)
+    assert (newsletter.stage.key, newsletter.intensity) == ("anticipation", 1)
+
+
+def test_explicit_stage_and_intensity_win_over_defaults(customer: Customer) -> None:
+    interaction = record(customer, channel="complaint", valence=-1, stage="inspection", intensity=2)
+    assert (interaction.stage.key, interaction.intensity) == ("inspection", 2)
+
+
+def test_resolution_must_belong_to_the_same_customer(customer: Customer) -> None:
+    other = CustomerFactory.create()
+    complaint = record(other, channel="complaint", valence=-2)
+    with pytest.raises(ValidationError) as excinfo:
+        record(customer, valence=2, resolves=complaint.pk, days=1)
+    assert "another customer" in excinfo.value.message_dict["resolves"][0]
+
+
+def test_resolution_cannot_precede_the_complaint(customer: Customer) -> None:
+    complaint = record(customer, channel="complaint", valence=-2, days=5)
+    with pytest.raises(ValidationError) as excinfo:
+        record(customer, valence=2, resolves=complaint, days=1)
+    assert "before the complaint" in excinfo.value.message_dict["resolves"][0]
+
+
+def test_only_negative_touchpoints_can_be_resolved(customer: Customer) -> None:
+    praise = record(customer, valence=2)
+    with pytest.raises(ValidationError):
+        record(customer, valence=2, resolves=praise, days=1)
+
+
+def test_recording_bumps_history_version_only_on_creation(customer: Customer) -> None:
+    record(customer, source="crm", external_id="v")
+    interaction_record(customer=customer, channel="call", valence=1, occurred_at=T0, source="crm", external_id="v")
+    customer.refresh_from_db()
+    assert (customer.history_version, customer.rewrite_version) == (1, 0)
+
+
+def test_change_and_delete_mark_the_past_as_rewritten(customer: Customer) -> None:
+    first = record(customer)
+    second = record(customer, days=1)
+    interaction_change(interaction=first, valence=-1, summary="Actually it went badly")
+    interaction_delete(interaction=second)
+    customer.refresh_from_db()
+    first.refresh_from_db()
+    assert first.valence == -1
+    assert (customer.history_version, customer.rewrite_version) == (4, 2)
+    assert first.journey.interactions.count() == 1
+
+
+def test_change_refuses_out_of_range_values_and_keeps_the_row(customer: Customer) -> None:
+    interaction = record(customer, valence=1)
+    with pytest.raises(ValidationError) as excinfo:
+        interaction_change(interaction=interaction, valence=7)
+    assert "valence" in excinfo.value.message_dict
+    interaction.refresh_from_db()
+    assert interaction.valence == 1
+
+
+def test_change_refuses_fields_that_define_identity(customer: Customer) -> None:
+    interaction = record(customer)
+    with pytest.raises(ValidationError) as excinfo:
+        interaction_change(interaction=interaction, external_id="new")
+    assert "external_id" in excinfo.value.message_dict
