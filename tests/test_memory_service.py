@@ -1,0 +1,164 @@
+"""The memory engine wired to the database: running state, recomputes, sweeper, trends."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks
+
+from config.celery import app as celery_app
+from customers.models import Customer
+from interactions.services import interaction_change, interaction_delete
+from journeys.models import Journey
+from memory.models import CustomerMemory, ScoreSnapshot
+from memory.selectors import stale_customer_ids
+from memory.services import memory_refresh
+from memory.tasks import refresh_all_memories, schedule_memory_refresh, sweep_stale_memories
+from tests.factories import T0, CustomerFactory, record
+
+pytestmark = pytest.mark.django_db
+
+
+def _memory(customer: Customer) -> CustomerMemory:
+    return CustomerMemory.objects.get(customer=customer)
+
+
+def _full_score(customer: Customer, as_of: object) -> float:
+    fresh = CustomerFactory.create()
+    for interaction in customer.interactions.order_by("occurred_at", "id"):
+        record(
+            fresh,
+            at=interaction.occurred_at,
+            channel=interaction.channel,
+            valence=interaction.valence,
+            intensity=interaction.intensity,
+        )
+    return memory_refresh(customer_id=fresh.pk, as_of=as_of).score  # type: ignore[arg-type]
+
+
+def test_each_new_touchpoint_updates_the_running_state_without_recomputing(customer: Customer) -> None:
+    as_of = T0 + timedelta(days=30)
+    for day in range(10):
+        record(customer, days=day, valence=(day % 5) - 2)
+        memory_refresh(customer_id=customer.pk, as_of=as_of)
+    memory = _memory(customer)
+    assert memory.full_recomputes == 1  # only the very first refresh (no state yet)
+    incremental = memory.score
+    forced = memory_refresh(customer_id=customer.pk, as_of=as_of, force_recompute=True)
+    assert forced.score == pytest.approx(incremental, abs=1e-9)
+
+
+def test_out_of_order_arrival_recomputes_that_customer_only() -> None:
+    late_one, bystander = CustomerFactory.create(), CustomerFactory.create()
+    for customer in (late_one, bystander):
+        record(customer, days=10)
+        memory_refresh(customer_id=customer.pk)
+    record(late_one, days=2, valence=-2)  # happened before what we already know
+    record(bystander, days=11)
+    for customer in (late_one, bystander):
+        memory_refresh(customer_id=customer.pk)
+    assert _memory(late_one).full_recomputes == 2
+    assert _memory(bystander).full_recomputes == 1
+
+
+def test_edit_and_delete_recompute_and_match_a_fresh_history(customer: Customer) -> None:
+    as_of = T0 + timedelta(days=20)
+    keep = record(customer, days=0, valence=1)
+    gone = record(customer, days=1, channel="complaint", valence=-2)
+    record(customer, days=2, valence=2)
+    memory_refresh(customer_id=customer.pk, as_of=as_of)
+    interaction_change(interaction=keep, valence=-1)
+    interaction_delete(interaction=gone)
+    memory = memory_refresh(customer_id=customer.pk, as_of=as_of)
+    assert memory.full_recomputes == 2
+    assert memory.score == pytest.approx(_full_score(customer, as_of), abs=1e-9)
+
+
+def test_journey_values_name_their_peak_and_end(customer: Customer) -> None:
+    start = record(customer, days=0, valence=1)
+    complaint = record(customer, days=1, channel="complaint", valence=-2)
+    end = record(customer, days=2, valence=1)
+    memory_refresh(customer_id=customer.pk)
+    journey = Journey.objects.get(pk=start.journey_id)
+    assert journey.peak_interaction_id == complaint.pk
+    assert journey.end_interaction_id == end.pk
+    assert journey.remembered_value is not None and journey.remembered_value < 0
+
+
+def test_breakdown_is_stored_with_peak_end_components_and_stages(customer: Customer) -> None:
+    complaint = record(customer, days=0, channel="complaint", valence=-2)
+    last = record(customer, days=1, valence=1, channel="email")
+    memory = memory_refresh(customer_id=customer.pk)
+    assert memory.breakdown["peak"]["touch_id"] == complaint.pk
+    assert memory.breakdown["end"]["touch_id"] == last.pk
+    assert set(memory.breakdown["stages"]) == {"fulfilment", "inspection"}
+    assert memory.last_interaction_at == last.occurred_at
+
+
+def test_memory_fades_with_time_when_nothing_happens(customer: Customer) -> None:
+    record(customer, days=0, valence=2, intensity=5)
+    fresh = memory_refresh(customer_id=customer.pk, as_of=T0).score
+    later = memory_refresh(customer_id=customer.pk, as_of=T0 + timedelta(days=180)).score
+    assert fresh > later > 50
+
+
+def test_snapshots_give_seven_and_thirty_day_trends(customer: Customer) -> None:
+    record(customer, days=0, channel="complaint", valence=-2)
+    first = memory_refresh(customer_id=customer.pk, as_of=T0 + timedelta(hours=1))
+    record(customer, days=31, valence=2, intensity=5)
+    now = T0 + timedelta(days=31, hours=1)
+    latest = memory_refresh(customer_id=customer.pk, as_of=now)
+    assert latest.trend_30d == pytest.approx(latest.score - first.score)
+    assert latest.trend_7d == pytest.approx(latest.score - first.score)  # no snapshot since day 0
+    assert ScoreSnapshot.objects.filter(customer=customer).count() == 2
+    again = memory_refresh(customer_id=customer.pk, as_of=now + timedelta(minutes=5))
+    assert ScoreSnapshot.objects.filter(customer=customer).count() == 2  # one per day
+    assert again.score == pytest.approx(latest.score, abs=0.01)
+
+
+def test_stale_customers_are_found_and_swept_up(
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    behind, current = CustomerFactory.create(), CustomerFactory.create()
+    record(current)
+    memory_refresh(customer_id=current.pk)
+    record(behind)  # its task was "lost": refresh_memory=False in the test helper
+    assert stale_customer_ids(limit=100) == [behind.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep_stale_memories() == 1
+    assert stale_customer_ids(limit=100) == []
+    assert _memory(behind).history_version == 1
+
+
+def test_recording_queues_a_refresh_after_commit(
+    customer: Customer, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        record(customer, channel="complaint", valence=-2, refresh_memory=True, at=timezone.now())
+    assert len(callbacks) == 1
+    assert _memory(customer).band == "at_risk"
+
+
+def test_nightly_refresh_rereads_every_memory(customer: Customer) -> None:
+    record(customer, at=timezone.now() - timedelta(days=1), valence=2, intensity=5)
+    memory_refresh(customer_id=customer.pk, as_of=timezone.now() - timedelta(days=1))
+    yesterday = _memory(customer).score
+    assert refresh_all_memories() == 1
+    assert _memory(customer).score < yesterday
+
+
+def test_a_burst_for_one_customer_queues_one_task_on_the_real_broker(
+    customer: Customer, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    celery_app.conf.task_always_eager = False
+    cache.delete(f"memory-refresh-queued:{customer.pk}")
+    with celery_app.connection_for_write() as connection:
+        queue = connection.default_channel.queue_declare("celery", passive=False)
+        before = queue.message_count
+        with django_capture_on_commit_callbacks(execute=True):
+            for _ in range(5):
+                schedule_memory_refresh(customer.pk)
+        after = connection.default_channel.queue_declare("celery", passive=False).message_count
+        connection.default_channel.queue_purge("celery")
+    assert after - before == 1
