@@ -6,6 +6,7 @@ from customers import views as customer_views
 
 urlpatterns = [
     path("", customer_views.home, name="home"),
+    path("customers/<int:pk>/", customer_views.customer_detail, name="customer-detail"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

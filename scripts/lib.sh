@@ -59,3 +59,17 @@ PY
         psql "${DATABASE_URL%/*}/postgres" -qc "create database \"$name\""
     fi
 }
+
+ensure_chromium() {
+    # Browser tests drive Debian's Chromium with Playwright (no browser download).
+    if [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then return; fi
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+        say "installing Debian's chromium for the browser tests"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "error: no Chromium at ${CHROMIUM:-/usr/bin/chromium}. Install it (sudo apt-get install chromium)" \
+             "or set CHROMIUM=/path/to/chromium, then retry." >&2
+        exit 1
+    fi
+}

@@ -15,6 +15,7 @@ from memory.models import CustomerMemory, ScoreSnapshot
 from memory.selectors import stale_customer_ids
 from memory.services import memory_refresh
 from memory.tasks import refresh_all_memories, schedule_memory_refresh, sweep_stale_memories
+from tests.broker import purge_queue, queued_messages
 from tests.factories import T0, CustomerFactory, record
 
 pytestmark = pytest.mark.django_db
@@ -153,12 +154,10 @@ def test_a_burst_for_one_customer_queues_one_task_on_the_real_broker(
 ) -> None:
     celery_app.conf.task_always_eager = False
     cache.delete(f"memory-refresh-queued:{customer.pk}")
-    with celery_app.connection_for_write() as connection:
-        queue = connection.default_channel.queue_declare("celery", passive=False)
-        before = queue.message_count
-        with django_capture_on_commit_callbacks(execute=True):
-            for _ in range(5):
-                schedule_memory_refresh(customer.pk)
-        after = connection.default_channel.queue_declare("celery", passive=False).message_count
-        connection.default_channel.queue_purge("celery")
+    before = queued_messages()
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(5):
+            schedule_memory_refresh(customer.pk)
+    after = queued_messages()
+    purge_queue()
     assert after - before == 1

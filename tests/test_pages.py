@@ -60,3 +60,65 @@ def test_admin_changelists_render_for_an_administrator(client: Client, administr
 def test_admin_is_closed_to_support_staff(client: Client, staff_member: User) -> None:
     client.force_login(staff_member)
     assert client.get("/admin/").status_code == 302
+
+
+def test_customer_page_explains_the_memory_in_words(client: Client, staff_member: User) -> None:
+    customer = CustomerFactory.create(name="Acme & Sons")
+    complaint = record(customer, channel="complaint", valence=-1, summary="<script>alert(1)</script>")
+    record(customer, days=2, valence=2, resolves=complaint)
+    record(customer, days=5, channel="email", valence=1)
+    memory_refresh(customer_id=customer.pk)
+    client.force_login(staff_member)
+    response = client.get(f"/customers/{customer.pk}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    # An excellent recovery of a first, moderate failure is what stays (recovery paradox).
+    assert "Remembered mostly for: call on 5 Mar 2025 (very good), recovering the complaint of 3 Mar." in body
+    assert "Latest impression: e-mail on 8 Mar 2025 (good)." in body
+    assert "Fading: nothing for" in body
+    assert "&lt;script&gt;" in body and "<script>alert" not in body
+    assert "Acme &amp; Sons" in body
+
+
+def test_severe_complaint_stays_the_peak_and_is_shown_softened(client: Client, staff_member: User) -> None:
+    customer = CustomerFactory.create()
+    complaint = record(customer, channel="complaint", valence=-2, intensity=5)
+    record(customer, days=1, valence=1, resolves=complaint)
+    memory_refresh(customer_id=customer.pk)
+    client.force_login(staff_member)
+    body = client.get(f"/customers/{customer.pk}/").content.decode()
+    assert "Remembered mostly for: complaint on 3 Mar 2025 (very bad), softened by the recovery on 4 Mar." in body
+
+
+def test_customer_page_lists_complaints_waiting_for_recovery(client: Client, staff_member: User) -> None:
+    customer = CustomerFactory.create()
+    record(customer, channel="complaint", valence=-2, summary="Invoice charged twice")
+    fixed = record(customer, channel="complaint", valence=-1, summary="Late delivery", days=1)
+    record(customer, valence=2, resolves=fixed, days=2)
+    client.force_login(staff_member)
+    body = client.get(f"/customers/{customer.pk}/").content.decode()
+    waiting = body.split("Waiting for recovery</h2>")[1].split("</section>")[0]
+    assert "Invoice charged twice" in waiting and "Late delivery" not in waiting
+
+
+def test_customer_page_is_refused_to_users_without_a_role(client: Client, outsider: User) -> None:
+    customer = CustomerFactory.create()
+    client.force_login(outsider)
+    assert client.get(f"/customers/{customer.pk}/").status_code == 403
+
+
+def test_customer_page_requires_login(client: Client) -> None:
+    customer = CustomerFactory.create()
+    assert client.get(f"/customers/{customer.pk}/").status_code == 302
+
+
+def test_customer_page_query_count_does_not_grow_with_history(
+    client: Client, staff_member: User, django_assert_max_num_queries: object
+) -> None:
+    customer = CustomerFactory.create()
+    for day in range(60):
+        record(customer, days=day, valence=(day % 5) - 2, channel="complaint" if day % 7 == 0 else "call")
+    memory_refresh(customer_id=customer.pk)
+    client.force_login(staff_member)
+    with django_assert_max_num_queries(14):  # type: ignore[operator]
+        assert client.get(f"/customers/{customer.pk}/").status_code == 200

@@ -16,6 +16,7 @@ from config.celery import app as celery_app
 from customers.models import Customer
 from interactions.services import interaction_record
 from memory.models import CustomerMemory
+from tests.broker import purge_queue
 from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -30,12 +31,24 @@ def _test_database_url() -> str:
 
 @pytest.fixture
 def celery_worker_process() -> Iterator[list[str]]:
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("celery")
+    purge_queue()
     env = {**os.environ, "DATABASE_URL": _test_database_url()}
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--pool", "solo",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--pool",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
         cwd=PROJECT,
         env=env,
         stdout=subprocess.PIPE,

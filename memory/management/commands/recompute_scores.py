@@ -1,0 +1,61 @@
+"""python manage.py recompute_scores: rebuild memories from the whole history."""
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Count
+from tqdm import tqdm
+
+from customers.models import Customer
+from memory.models import CustomerMemory
+from memory.services import memory_refresh
+
+
+class Command(BaseCommand):
+    help = "Recompute memory scores from every customer's full history (all, or some by ref or segment)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("refs", nargs="*", help="Customer refs; all customers when none given.")
+        parser.add_argument("--segment", help="Only customers in this segment (by name).")
+        parser.add_argument("--batch-size", type=int, default=1000, help="Customers read per batch (1000).")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        customers = Customer.objects.order_by("id")
+        if options["refs"]:
+            customers = customers.filter(ref__in=options["refs"])
+            missing = set(options["refs"]) - set(customers.values_list("ref", flat=True))
+            if missing:
+                raise CommandError(f"No customer with ref: {', '.join(sorted(missing))}")
+        if options["segment"]:
+            customers = customers.filter(segment__name=options["segment"])
+        total = customers.count()
+        if total == 0:
+            raise CommandError("No customers match; nothing to recompute.")
+
+        started = time.monotonic()
+        done = 0
+        last_id = 0
+        with tqdm(
+            total=total, desc="recompute", unit="cust", disable=options["no_progress"] or options["verbosity"] == 0
+        ) as bar:
+            while True:
+                # Keyset batches: memory stays flat however many customers there are.
+                batch = list(customers.filter(id__gt=last_id).values_list("id", flat=True)[: options["batch_size"]])
+                if not batch:
+                    break
+                for customer_id in batch:
+                    memory_refresh(customer_id=customer_id, force_recompute=True)
+                    bar.update(1)
+                done += len(batch)
+                last_id = batch[-1]
+        elapsed = time.monotonic() - started
+        bands = dict(CustomerMemory.objects.filter(customer__in=customers).values_list("band").annotate(n=Count("pk")))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Recomputed {done} customers in {elapsed:.1f} s ({done / max(elapsed, 1e-9):.0f}/s). "
+                f"Bands: {bands.get('good', 0)} good, {bands.get('neutral', 0)} neutral, "
+                f"{bands.get('at_risk', 0)} at risk."
+            )
+        )
