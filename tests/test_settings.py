@@ -10,7 +10,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
+    clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(PROJECT)), **env}
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=PROJECT, env=clean, capture_output=True, text=True, timeout=120
     )
