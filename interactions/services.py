@@ -1,13 +1,18 @@
-"""Writes of touchpoints: record (idempotent), change, delete.
+"""Writes of touchpoints: record one or many (idempotent), change, delete.
 
-Every write locks the customer row first. That serialises the writes of one customer
-(journey assignment, the idempotency check, the version counters the memory engine reads)
-while writes for different customers run in parallel.
+One implementation records a batch of any size; recording a single touchpoint is a batch
+of one. A batch is validated without per-item queries, customers are locked (in id order,
+so two batches never deadlock), journeys assigned in memory (journeys/rules.py) and the
+rows inserted set-based. Locking the customer rows serialises the writes of one customer
+(journey assignment, the idempotency re-check, the version counters the memory engine
+reads) while writes for different customers run in parallel.
 """
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -26,7 +31,8 @@ from interactions.models import (
     RatingScale,
 )
 from journeys.models import JourneyStage
-from journeys.services import journey_assign, journey_forget_interaction
+from journeys.rules import JourneyDraft
+from journeys.services import journey_books, journey_forget_interactions, journeys_save
 
 # Clocks of other systems drift; a touchpoint further in the future than this is a mistake.
 FUTURE_TOLERANCE = timedelta(hours=24)
@@ -44,6 +50,46 @@ CHANGEABLE_FIELDS = frozenset(
         "resolved_on_first_contact",
     }
 )
+NAME_MAX_LENGTH = 200
+REF_MAX_LENGTH = 100
+Errors = dict[str, list[str]]
+
+
+@dataclass
+class TouchpointIn:
+    """One touchpoint to record, as given (not yet validated).
+
+    The customer is given as an object, an id, or a ref (created when new and a name is
+    given). `resolves` is the complaint recovered: an Interaction, its id, or its
+    external id from the same source (also one earlier in the same batch).
+    """
+
+    channel: Any
+    valence: Any
+    occurred_at: Any
+    source: Any
+    external_id: Any
+    summary: Any = ""
+    stage: Any = None
+    intensity: Any = None
+    direction: Any = Direction.INBOUND
+    staff: User | None = None
+    rating: Any = None
+    rating_scale: Any = ""
+    resolves: Any = None
+    resolved_on_first_contact: Any = False
+    journey_ref: Any = ""
+    customer: Customer | None = None
+    customer_id: Any = None
+    customer_ref: Any = ""
+    customer_name: Any = ""
+
+
+@dataclass
+class ItemResult:
+    status: Literal["created", "duplicate", "error"]
+    interaction: Interaction | None = None
+    errors: Errors = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,9 +115,9 @@ def validate_touchpoint(
     source: object,
     external_id: object,
     now: datetime | None = None,
-) -> dict[str, list[str]]:
+) -> Errors:
     """Field errors of one touchpoint, without touching the database."""
-    errors: dict[str, list[str]] = {}
+    errors: Errors = {}
     if channel not in Channel.values:
         errors["channel"] = [f"Unknown channel {channel!r}; use one of: {', '.join(Channel.values)}."]
     if not _is_int(valence) or not -2 <= valence <= 2:  # type: ignore[operator]
@@ -105,49 +151,172 @@ def validate_touchpoint(
     return errors
 
 
-def _stage_for(stage: JourneyStage | str | None, channel: str) -> tuple[JourneyStage | None, int | None, str]:
-    """The stage to use and the channel's default intensity; an error message if any."""
-    default = ChannelDefault.objects.select_related("stage").filter(channel=channel).first()
-    default_intensity = default.intensity if default else None
-    if isinstance(stage, JourneyStage):
-        return stage, default_intensity, ""
-    if stage:
-        found = JourneyStage.objects.filter(key=stage).first()
-        if found is None:
-            keys = ", ".join(JourneyStage.objects.values_list("key", flat=True))
-            return None, default_intensity, f"Unknown stage {stage!r}; use one of: {keys}."
-        return found, default_intensity, ""
-    if default is None:
-        return None, default_intensity, f"Channel {channel!r} has no default stage; give a stage."
-    return default.stage, default_intensity, ""
+class _Reference:
+    """What a batch needs to know of stages and channel defaults: two small queries."""
+
+    def __init__(self) -> None:
+        self.stages = {stage.key: stage for stage in JourneyStage.objects.all()}
+        self.stages_by_id = {stage.pk: stage for stage in self.stages.values()}
+        self.defaults = {d.channel: d for d in ChannelDefault.objects.all()}
+
+    def stage(self, given: object, channel: str) -> tuple[JourneyStage | None, str]:
+        if isinstance(given, JourneyStage):
+            return given, ""
+        if given not in (None, ""):
+            if isinstance(given, str) and given in self.stages:
+                return self.stages[given], ""
+            return None, f"Unknown stage {given!r}; use one of: {', '.join(self.stages)}."
+        default = self.defaults.get(channel)
+        if default is None:
+            return None, f"Channel {channel!r} has no default stage; give a stage."
+        return self.stages_by_id[default.stage_id], ""
+
+    def intensity(self, channel: str) -> int:
+        default = self.defaults.get(channel)
+        return default.intensity if default else 3
 
 
-def _resolved_complaint(
-    resolves: Interaction | int | None, customer: Customer, occurred_at: datetime
-) -> tuple[Interaction | None, str]:
-    if resolves is None:
-        return None, ""
-    complaint = resolves if isinstance(resolves, Interaction) else Interaction.objects.filter(pk=resolves).first()
+@dataclass
+class _Pending:
+    """An item that passed validation, on its way into the database."""
+
+    index: int
+    item: TouchpointIn
+    customer: Customer
+    stage: JourneyStage
+    source: str
+    external_id: str
+    resolves_pk: int | None = None
+    resolves_in_batch: int | None = None
+    journey: JourneyDraft | None = None
+    interaction: Interaction | None = None
+
+
+def _customers(items: Sequence[TouchpointIn], results: list[ItemResult | None]) -> tuple[dict[int, Customer], set[int]]:
+    """The customer of every item, by index, and the ids of customers this batch created
+    (unknown refs given with a name)."""
+    ids = {item.customer_id for item in items if item.customer is None and _is_int(item.customer_id)}
+    refs = {item.customer_ref.strip() for item in items if item.customer is None and isinstance(item.customer_ref, str)}
+    by_id = Customer.objects.in_bulk(ids)
+    by_ref = {c.ref: c for c in Customer.objects.filter(ref__in=refs - {""})}
+    to_create: dict[str, str] = {}
+    for index, item in enumerate(items):
+        if results[index] is not None or item.customer is not None:
+            continue
+        ref = item.customer_ref.strip() if isinstance(item.customer_ref, str) else ""
+        name = item.customer_name.strip() if isinstance(item.customer_name, str) else ""
+        if item.customer_id is not None and ref:
+            results[index] = ItemResult("error", errors={"customer": ["Give customer or customer_ref, not both."]})
+        elif item.customer_id is not None:
+            if not _is_int(item.customer_id) or item.customer_id not in by_id:
+                results[index] = ItemResult(
+                    "error", errors={"customer": [f"No customer with id {item.customer_id!r}."]}
+                )
+        elif not ref:
+            results[index] = ItemResult(
+                "error", errors={"customer_ref": ["Give customer_ref (the customer's reference) or customer (id)."]}
+            )
+        elif len(ref) > REF_MAX_LENGTH:
+            results[index] = ItemResult("error", errors={"customer_ref": [f"At most {REF_MAX_LENGTH} characters."]})
+        elif ref not in by_ref:
+            if not name:
+                results[index] = ItemResult(
+                    "error",
+                    errors={"customer_name": [f"No customer has ref {ref!r}; give customer_name to create one."]},
+                )
+            elif len(name) > NAME_MAX_LENGTH:
+                results[index] = ItemResult(
+                    "error", errors={"customer_name": [f"At most {NAME_MAX_LENGTH} characters."]}
+                )
+            else:
+                to_create.setdefault(ref, name)
+    created: set[int] = set()
+    if to_create:
+        new = [Customer(ref=ref, name=name) for ref, name in to_create.items()]
+        try:
+            with transaction.atomic():
+                created = {c.pk for c in Customer.objects.bulk_create(new)}
+        except IntegrityError:
+            # A parallel request created one of them first: use theirs, create the rest.
+            Customer.objects.bulk_create(new, ignore_conflicts=True)
+        by_ref.update({c.ref: c for c in Customer.objects.filter(ref__in=to_create)})
+    resolved: dict[int, Customer] = {}
+    for index, item in enumerate(items):
+        if results[index] is not None:
+            continue
+        if item.customer is not None:
+            resolved[index] = item.customer
+        elif item.customer_id is not None:
+            resolved[index] = by_id[item.customer_id]
+        else:
+            resolved[index] = by_ref[item.customer_ref.strip()]
+    return resolved, created
+
+
+def _existing_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Interaction]:
+    if not keys:
+        return {}
+    found = Interaction.objects.filter(
+        source__in={s for s, _ in keys}, external_id__in={e for _, e in keys}
+    ).select_related("customer")
+    return {(i.source, i.external_id): i for i in found if (i.source, i.external_id) in keys}
+
+
+def _resolve_references(pending: list[_Pending], results: list[ItemResult | None]) -> None:
+    """Link recoveries to their complaints (stored ones in one query, or earlier items)."""
+    wanted_ids = {p.item.resolves for p in pending if _is_int(p.item.resolves)}
+    wanted_keys = {(p.source, p.item.resolves.strip()) for p in pending if isinstance(p.item.resolves, str)}
+    stored = Interaction.objects.in_bulk(wanted_ids)
+    stored_by_key = _existing_by_key(wanted_keys)
+    batch_by_key = {(p.source, p.external_id): p for p in pending}
+    for p in pending:
+        given = p.item.resolves
+        if given is None or given == "":
+            continue
+        complaint: Interaction | _Pending | None
+        if isinstance(given, Interaction):
+            complaint = given
+        elif _is_int(given):
+            complaint = stored.get(given)
+        elif isinstance(given, str):
+            complaint = stored_by_key.get((p.source, given.strip())) or batch_by_key.get((p.source, given.strip()))
+        else:
+            complaint = None
+        error = _resolution_error(p, complaint, given)
+        if error:
+            results[p.index] = ItemResult("error", errors={"resolves": [error]})
+        elif isinstance(complaint, _Pending):
+            p.resolves_in_batch = complaint.index
+        elif isinstance(complaint, Interaction):
+            p.resolves_pk = complaint.pk
+
+
+def _resolution_error(p: _Pending, complaint: "Interaction | _Pending | None", given: object) -> str:
     if complaint is None:
-        return None, f"No interaction {resolves!r} to resolve."
-    if complaint.customer_id != customer.pk:
-        return None, "The interaction to resolve belongs to another customer."
-    if complaint.valence >= 0 and not complaint.is_complaint:
-        return None, "Only a complaint or a negative touchpoint can be resolved."
-    if complaint.occurred_at > occurred_at:
-        return None, "A resolution cannot happen before the complaint it resolves."
-    return complaint, ""
-
-
-def _existing(source: str, external_id: str) -> Interaction | None:
-    return Interaction.objects.filter(source=source, external_id=external_id).first()
-
-
-def _bump_versions(customer_id: int, *, rewrite: bool) -> None:
-    changes: dict[str, Any] = {"history_version": F("history_version") + 1}
-    if rewrite:
-        changes["rewrite_version"] = F("rewrite_version") + 1
-    Customer.objects.filter(pk=customer_id).update(**changes)
+        return f"No interaction {given!r} to resolve."
+    if complaint is p:
+        return "A touchpoint cannot resolve itself."
+    if isinstance(complaint, _Pending):
+        customer_id, valence, channel, at = (
+            complaint.customer.pk,
+            complaint.item.valence,
+            complaint.item.channel,
+            complaint.item.occurred_at,
+        )
+    else:
+        customer_id, valence, channel, at = (
+            complaint.customer_id,
+            complaint.valence,
+            complaint.channel,
+            complaint.occurred_at,
+        )
+    if customer_id != p.customer.pk:
+        return "The interaction to resolve belongs to another customer."
+    if valence >= 0 and channel != Channel.COMPLAINT:
+        return "Only a complaint or a negative touchpoint can be resolved."
+    if at > p.item.occurred_at:
+        return "A resolution cannot happen before the complaint it resolves."
+    return ""
 
 
 def _schedule_memory_refresh(customer_id: int) -> None:
@@ -157,7 +326,161 @@ def _schedule_memory_refresh(customer_id: int) -> None:
     schedule_memory_refresh(customer_id)
 
 
+def _bump_versions(customer_ids: Sequence[int], *, rewrite: bool) -> None:
+    changes: dict[str, Any] = {"history_version": F("history_version") + 1}
+    if rewrite:
+        changes["rewrite_version"] = F("rewrite_version") + 1
+    Customer.objects.filter(pk__in=customer_ids).update(**changes)
+
+
 @transaction.atomic
+def interactions_record_many(
+    *, items: Sequence[TouchpointIn], refresh_memory: bool = True, _retry: bool = True
+) -> list[ItemResult]:
+    """Record a batch of touchpoints: every valid one is stored, every invalid one gets
+    its field errors, and a key (source, external_id) already stored, or repeated in the
+    batch, answers `duplicate` with the stored interaction. Results are in item order."""
+    results: list[ItemResult | None] = [None] * len(items)
+    keys: list[tuple[str, str] | None] = [None] * len(items)
+    for index, item in enumerate(items):
+        errors = validate_touchpoint(
+            channel=item.channel,
+            valence=item.valence,
+            intensity=item.intensity,
+            occurred_at=item.occurred_at,
+            direction=item.direction,
+            summary=item.summary,
+            rating=item.rating,
+            rating_scale=item.rating_scale,
+            source=item.source,
+            external_id=item.external_id,
+        )
+        if "source" not in errors and "external_id" not in errors:
+            keys[index] = (item.source.strip(), item.external_id.strip())
+        if errors:
+            results[index] = ItemResult("error", errors=errors)
+
+    # A stored key answers "duplicate" even when the repeat is malformed: a retry must
+    # never turn a success into an error.
+    existing = _existing_by_key({k for k in keys if k is not None})
+    for index, key in enumerate(keys):
+        if key in existing:
+            results[index] = ItemResult("duplicate", interaction=existing[key])
+
+    reference = _Reference()
+    customers, new_customers = _customers(items, results)
+    pending: list[_Pending] = []
+    first_of_key: dict[tuple[str, str], int] = {}
+    for index, item in enumerate(items):
+        if results[index] is not None:
+            continue
+        key = keys[index]
+        assert key is not None  # noqa: S101 - no errors means the key is valid
+        if key in first_of_key:
+            continue  # a repeat within the batch: answered once the first is stored
+        stage, stage_error = reference.stage(item.stage, item.channel)
+        if stage is None:
+            results[index] = ItemResult("error", errors={"stage": [stage_error]})
+            continue
+        first_of_key[key] = index
+        pending.append(_Pending(index, item, customers[index], stage, key[0], key[1]))
+    _resolve_references(pending, results)
+    pending = [p for p in pending if results[p.index] is None]
+
+    customer_ids = sorted({p.customer.pk for p in pending})
+    if customer_ids:
+        # Lock in id order (no deadlock between batches), then look again: a request that
+        # held these locks before us has committed, and READ COMMITTED shows its rows.
+        list(Customer.objects.select_for_update().filter(pk__in=customer_ids).order_by("pk").values_list("pk"))
+        again = _existing_by_key({(p.source, p.external_id) for p in pending})
+        for p in pending:
+            if (p.source, p.external_id) in again:
+                results[p.index] = ItemResult("duplicate", interaction=again[(p.source, p.external_id)])
+        pending = [p for p in pending if results[p.index] is None]
+
+    if pending:
+        try:
+            with transaction.atomic():
+                _insert(pending, reference)
+        except IntegrityError:
+            # The same key stored for another customer by a parallel batch (we did not
+            # hold its lock). Once more: the re-check now sees it as a duplicate.
+            if not _retry:
+                raise
+            return interactions_record_many(items=items, refresh_memory=refresh_memory, _retry=False)
+        for p in pending:
+            results[p.index] = ItemResult("created", interaction=p.interaction)
+        touched = sorted({p.customer.pk for p in pending})
+        _bump_versions(touched, rewrite=False)
+        if refresh_memory:
+            for customer_id in touched:
+                _schedule_memory_refresh(customer_id)
+
+    # A customer created for touchpoints that were all refused is not kept: nothing
+    # half-written. Still uncommitted, so no other request can be using it.
+    unused = new_customers - {p.customer.pk for p in pending}
+    if unused:
+        Customer.objects.filter(pk__in=unused).delete()
+
+    for index, key in enumerate(keys):
+        if results[index] is None and key is not None:
+            first = results[first_of_key[key]]
+            assert first is not None  # noqa: S101 - the first of a key always has a result
+            results[index] = ItemResult("duplicate", interaction=first.interaction) if first.interaction else first
+    return [r for r in results if r is not None]
+
+
+def _insert(pending: list[_Pending], reference: _Reference) -> None:
+    by_customer: dict[int, list[_Pending]] = defaultdict(list)
+    for p in pending:
+        by_customer[p.customer.pk].append(p)
+    books = journey_books(
+        earliest={cid: min(p.item.occurred_at for p in group) for cid, group in by_customer.items()},
+        refs={
+            cid: {p.item.journey_ref.strip() for p in group if isinstance(p.item.journey_ref, str)} - {""}
+            for cid, group in by_customer.items()
+        },
+    )
+    for customer_id, group in by_customer.items():
+        for p in sorted(group, key=lambda p: (p.item.occurred_at, p.index)):
+            ref = p.item.journey_ref.strip() if isinstance(p.item.journey_ref, str) else ""
+            p.journey = books[customer_id].assign(p.item.occurred_at, p.stage.key, ref)
+    journeys_save(books)
+
+    rows = []
+    for p in pending:
+        item = p.item
+        assert p.journey is not None and p.journey.pk is not None  # noqa: S101 - assigned and saved above
+        p.interaction = Interaction(
+            customer=p.customer,
+            journey_id=p.journey.pk,
+            channel=item.channel,
+            direction=item.direction,
+            occurred_at=item.occurred_at,
+            staff=item.staff,
+            stage=p.stage,
+            valence=item.valence,
+            intensity=item.intensity if item.intensity is not None else reference.intensity(item.channel),
+            summary=item.summary,
+            rating=item.rating,
+            rating_scale=item.rating_scale or "",
+            resolves_id=p.resolves_pk,
+            resolved_on_first_contact=bool(item.resolved_on_first_contact),
+            source=p.source,
+            external_id=p.external_id,
+        )
+        rows.append(p.interaction)
+    Interaction.objects.bulk_create(rows, batch_size=1000)
+    in_batch = [p for p in pending if p.resolves_in_batch is not None]
+    if in_batch:
+        by_index = {p.index: p for p in pending}
+        for p in in_batch:
+            complaint = by_index[p.resolves_in_batch]  # type: ignore[index]
+            assert p.interaction is not None and complaint.interaction is not None  # noqa: S101
+            p.interaction.resolves_id = complaint.interaction.pk
+        Interaction.objects.bulk_update([p.interaction for p in in_batch if p.interaction], ["resolves"])
+
+
 def interaction_record(
     *,
     customer: Customer,
@@ -173,7 +496,7 @@ def interaction_record(
     staff: User | None = None,
     rating: int | None = None,
     rating_scale: str = "",
-    resolves: Interaction | int | None = None,
+    resolves: Interaction | int | str | None = None,
     resolved_on_first_contact: bool = False,
     journey_ref: str = "",
     refresh_memory: bool = True,
@@ -182,82 +505,35 @@ def interaction_record(
 
     A repeat of a stored key returns the stored interaction unchanged (created=False):
     retries by other systems, double-clicks and races between identical requests never
-    create a second row.
+    create a second row. Invalid input raises ValidationError with field errors.
     """
-    errors = validate_touchpoint(
-        channel=channel,
-        valence=valence,
-        intensity=intensity,
-        occurred_at=occurred_at,
-        direction=direction,
-        summary=summary,
-        rating=rating,
-        rating_scale=rating_scale,
-        source=source,
-        external_id=external_id,
-    )
-    if "source" not in errors and "external_id" not in errors:
-        source, external_id = source.strip(), external_id.strip()
-        existing = _existing(source, external_id)
-        if existing is not None:
-            return RecordResult(existing, created=False)
-    if errors:
-        raise ValidationError(errors)
-
-    # Lock first, then look again: an identical request that held the lock before us has
-    # committed by now, and READ COMMITTED lets this query see its row.
-    Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk").get()
-    existing = _existing(source, external_id)
-    if existing is not None:
-        return RecordResult(existing, created=False)
-
-    chosen_stage, default_intensity, stage_error = _stage_for(stage, channel)
-    complaint, resolves_error = _resolved_complaint(resolves, customer, occurred_at)
-    errors = {}
-    if stage_error:
-        errors["stage"] = [stage_error]
-    if resolves_error:
-        errors["resolves"] = [resolves_error]
-    if errors:
-        raise ValidationError(errors)
-    assert chosen_stage is not None  # noqa: S101 - every path without a stage returned an error above
-
-    try:
-        # A savepoint around journey and row: if the key turns out to be taken after all,
-        # both roll back and the caller's transaction stays usable.
-        with transaction.atomic():
-            journey = journey_assign(
-                customer=customer, occurred_at=occurred_at, stage=chosen_stage, journey_ref=journey_ref
-            )
-            interaction = Interaction.objects.create(
+    [result] = interactions_record_many(
+        items=[
+            TouchpointIn(
                 customer=customer,
-                journey=journey,
                 channel=channel,
-                direction=direction,
-                occurred_at=occurred_at,
-                staff=staff,
-                stage=chosen_stage,
                 valence=valence,
-                intensity=intensity if intensity is not None else (default_intensity or 3),
-                summary=summary,
-                rating=rating,
-                rating_scale=rating_scale or "",
-                resolves=complaint,
-                resolved_on_first_contact=resolved_on_first_contact,
+                occurred_at=occurred_at,
                 source=source,
                 external_id=external_id,
+                summary=summary,
+                stage=stage,
+                intensity=intensity,
+                direction=direction,
+                staff=staff,
+                rating=rating,
+                rating_scale=rating_scale,
+                resolves=resolves,
+                resolved_on_first_contact=resolved_on_first_contact,
+                journey_ref=journey_ref,
             )
-    except IntegrityError:
-        # The same key stored for another customer by a parallel transaction: this
-        # request is a repeat of that one.
-        existing = _existing(source, external_id)
-        if existing is None:
-            raise
-        return RecordResult(existing, created=False)
-    _bump_versions(customer.pk, rewrite=False)
-    if refresh_memory:
-        _schedule_memory_refresh(customer.pk)
-    return RecordResult(interaction, created=True)
+        ],
+        refresh_memory=refresh_memory,
+    )
+    if result.status == "error":
+        raise ValidationError(result.errors)
+    assert result.interaction is not None  # noqa: S101 - created and duplicate carry the row
+    return RecordResult(result.interaction, created=result.status == "created")
 
 
 @transaction.atomic
@@ -282,7 +558,7 @@ def interaction_change(*, interaction: Interaction, **changes: Any) -> Interacti
     for name, value in changes.items():
         setattr(interaction, name, value)
     interaction.save(update_fields=[*changes, "updated_at"])
-    _bump_versions(interaction.customer_id, rewrite=True)
+    _bump_versions([interaction.customer_id], rewrite=True)
     _schedule_memory_refresh(interaction.customer_id)
     return interaction
 
@@ -290,8 +566,8 @@ def interaction_change(*, interaction: Interaction, **changes: Any) -> Interacti
 @transaction.atomic
 def interaction_delete(*, interaction: Interaction) -> None:
     Customer.objects.select_for_update().filter(pk=interaction.customer_id).values_list("pk").get()
-    customer_id, journey = interaction.customer_id, interaction.journey
+    customer_id, journey_id = interaction.customer_id, interaction.journey_id
     interaction.delete()
-    journey_forget_interaction(journey=journey)
-    _bump_versions(customer_id, rewrite=True)
+    journey_forget_interactions(journey_ids=[journey_id])
+    _bump_versions([customer_id], rewrite=True)
     _schedule_memory_refresh(customer_id)

@@ -1,104 +1,84 @@
-"""Which journey (episode) a touchpoint belongs to.
+"""Journey writes: load the journeys a batch can touch, apply journeys/rules.py, save.
 
-Rules, applied while the caller holds the customer's row lock (so two touchpoints for
-one customer never open two journeys at once):
-1. A touchpoint with a `journey_ref` (an order, a ticket) joins that journey, created on
-   first use. Named journeys are never chosen automatically.
-2. Otherwise it joins the automatic journey that was under way when it happened: the
-   latest one started at or before it, if that journey was not yet closed by then, the
-   customer was not silent for longer than the quiet gap, and the journey has not yet
-   lasted the longest episode span. A late arrival from shortly before the next journey
-   began (within the quiet gap, within the span) joins that journey instead.
-3. Otherwise a new automatic journey opens, and the one open before it is closed (quiet
-   gap or longest span). A touchpoint older than an existing later journey opens a
-   journey that is closed at once ("superseded"), so only the latest automatic journey
-   is ever open (a database constraint holds this).
-4. An evaluation-stage touchpoint closes its journey: the customer has looked back on it.
+The caller holds the row locks of the customers involved, so two writers for one customer
+never assign journeys at the same time.
 """
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Q
 
-from customers.models import Customer
-from journeys.models import EVALUATION, CloseReason, Journey, JourneyStage
+from journeys.models import Journey
+from journeys.rules import JourneyBook, JourneyDraft
 
-
-def _accepts(journey: Journey, occurred_at: datetime) -> bool:
-    if journey.closed_at is not None and occurred_at > journey.closed_at:
-        return False
-    if occurred_at - journey.last_interaction_at > settings.JOURNEY_QUIET_GAP:
-        return False
-    return occurred_at - journey.started_at <= settings.JOURNEY_MAX_SPAN
+SAVED_FIELDS = ["started_at", "last_interaction_at", "closed_at", "close_reason", "interaction_count"]
 
 
-def _close(journey: Journey, at: datetime, reason: CloseReason) -> None:
-    journey.closed_at = max(at, journey.started_at)
-    journey.close_reason = reason
-    journey.save(update_fields=["closed_at", "close_reason"])
-
-
-def _auto_journey(customer: Customer, occurred_at: datetime) -> Journey:
-    auto = Journey.objects.filter(customer=customer, ref="")
-    candidate = auto.filter(started_at__lte=occurred_at).order_by("-started_at", "-id").first()
-    if candidate is not None and _accepts(candidate, occurred_at):
-        return candidate
-    # A late arrival from just before the next journey began belongs to that episode;
-    # the journey's start moves back to it.
-    following = auto.filter(started_at__gt=occurred_at).order_by("started_at", "id").first()
-    if (
-        following is not None
-        and following.started_at - occurred_at <= settings.JOURNEY_QUIET_GAP
-        and following.last_interaction_at - occurred_at <= settings.JOURNEY_MAX_SPAN
-    ):
-        return following
-
-    later_exists = auto.filter(started_at__gt=occurred_at).exists()
-    if not later_exists:
-        open_journey = auto.filter(closed_at__isnull=True).first()
-        if open_journey is not None:
-            quiet = occurred_at - open_journey.last_interaction_at > settings.JOURNEY_QUIET_GAP
-            _close(
-                open_journey,
-                open_journey.last_interaction_at,
-                CloseReason.QUIET_GAP if quiet else CloseReason.MAX_SPAN,
+def journey_books(*, earliest: dict[int, datetime], refs: dict[int, set[str]]) -> dict[int, JourneyBook]:
+    """Books for these customers, holding every journey the rules may consult or change
+    for touchpoints from `earliest` on: the open one, those still active within the quiet
+    gap and longest span of that time, and the named ones asked for."""
+    reach = settings.JOURNEY_QUIET_GAP + settings.JOURNEY_MAX_SPAN
+    query = Q(ref="", closed_at__isnull=True)
+    for customer_id, first in earliest.items():
+        query |= Q(customer_id=customer_id, last_interaction_at__gte=first - reach)
+    wanted_refs = {ref for customer_refs in refs.values() for ref in customer_refs}
+    if wanted_refs:
+        query |= Q(ref__in=wanted_refs)
+    drafts: dict[int, list[JourneyDraft]] = defaultdict(list)
+    for journey in Journey.objects.filter(customer_id__in=earliest.keys()).filter(query):
+        if journey.ref and journey.ref not in refs.get(journey.customer_id, set()):
+            continue
+        drafts[journey.customer_id].append(
+            JourneyDraft(
+                ref=journey.ref,
+                started_at=journey.started_at,
+                last_interaction_at=journey.last_interaction_at,
+                closed_at=journey.closed_at,
+                close_reason=journey.close_reason,
+                interaction_count=journey.interaction_count,
+                pk=journey.pk,
             )
-    journey = Journey(customer=customer, started_at=occurred_at, last_interaction_at=occurred_at)
-    if later_exists:
-        journey.closed_at, journey.close_reason = occurred_at, CloseReason.SUPERSEDED
-    journey.save()
-    return journey
-
-
-def journey_assign(*, customer: Customer, occurred_at: datetime, stage: JourneyStage, journey_ref: str = "") -> Journey:
-    """Find or open the journey for a new touchpoint and count it in. Caller holds the lock."""
-    journey_ref = journey_ref.strip()
-    if journey_ref:
-        journey, created = Journey.objects.get_or_create(
-            customer=customer,
-            ref=journey_ref,
-            defaults={"started_at": occurred_at, "last_interaction_at": occurred_at},
         )
-    else:
-        journey = _auto_journey(customer, occurred_at)
+    return {
+        customer_id: JourneyBook(
+            drafts[customer_id], quiet_gap=settings.JOURNEY_QUIET_GAP, max_span=settings.JOURNEY_MAX_SPAN
+        )
+        for customer_id in earliest
+    }
 
-    journey.started_at = min(journey.started_at, occurred_at)
-    journey.last_interaction_at = max(journey.last_interaction_at, occurred_at)
-    Journey.objects.filter(pk=journey.pk).update(
-        started_at=journey.started_at,
-        last_interaction_at=journey.last_interaction_at,
-        interaction_count=F("interaction_count") + 1,
+
+def journeys_save(books: dict[int, JourneyBook]) -> None:
+    """Write back what the rules changed: closes first, so the one-open-journey
+    constraint holds at every statement, then the new journeys (their pks filled in)."""
+    changed = [
+        Journey(pk=d.pk, **{name: getattr(d, name) for name in SAVED_FIELDS})
+        for book in books.values()
+        for d in book.journeys
+        if d.changed and d.pk is not None
+    ]
+    Journey.objects.bulk_update(changed, SAVED_FIELDS, batch_size=500)
+    new_drafts = [(cid, d) for cid, book in books.items() for d in book.journeys if d.pk is None]
+    created = Journey.objects.bulk_create(
+        [
+            Journey(customer_id=cid, ref=d.ref, **{name: getattr(d, name) for name in SAVED_FIELDS})
+            for cid, d in new_drafts
+        ],
+        batch_size=500,
     )
-    if stage.key == EVALUATION and journey.closed_at is None:
-        _close(journey, occurred_at, CloseReason.EVALUATION)
-    journey.refresh_from_db()
-    return journey
+    for (_, draft), journey in zip(new_drafts, created, strict=True):
+        draft.pk = journey.pk
+    for book in books.values():
+        for draft in book.journeys:
+            draft.changed = False
 
 
-def journey_forget_interaction(*, journey: Journey) -> None:
-    """Count a deleted touchpoint out; a journey left empty is deleted with it."""
-    Journey.objects.filter(pk=journey.pk).update(interaction_count=F("interaction_count") - 1)
-    journey.refresh_from_db(fields=["interaction_count"])
-    if journey.interaction_count <= 0:
-        journey.delete()
+def journey_forget_interactions(*, journey_ids: Iterable[int]) -> None:
+    """Count deleted touchpoints out; a journey left empty is deleted with them."""
+    journey_ids = list(journey_ids)
+    for journey_id in journey_ids:
+        Journey.objects.filter(pk=journey_id).update(interaction_count=F("interaction_count") - 1)
+    Journey.objects.filter(pk__in=list(journey_ids), interaction_count__lte=0).delete()
