@@ -36,11 +36,16 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "customers",
     "journeys",
     "interactions",
     "memory",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -142,10 +147,39 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "integrations.auth.APIKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["integrations.auth.ScopedAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["integrations.auth.PerClientThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"client": env.str("API_RATE_LIMIT", default="6000/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "integrations.errors.json_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "integrations.pagination.ById",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# A bulk request of 1,000 touchpoints with long summaries fits; anything larger is a 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=8 * 1024 * 1024)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rememberly API",
+    "DESCRIPTION": (
+        "Push customer touchpoints from other systems and read what each customer will remember. "
+        "Authenticate with `Authorization: Api-Key <key>` (or `Token <key>`); keys are scoped "
+        "push, read or full. Errors are JSON objects naming each field and the reason."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
 
 # --- Celery -------------------------------------------------------------------------------
 # Without a broker the demo runs every task in-process, right after the commit that queued
@@ -167,6 +201,10 @@ CELERY_BEAT_SCHEDULE = {
     "memory-sweep-stale": {
         "task": "memory.tasks.sweep_stale_memories",
         "schedule": timedelta(seconds=env.int("MEMORY_SWEEP_SECONDS", default=60)),
+    },
+    "webhooks-unrecovered-complaints": {
+        "task": "integrations.tasks.notify_unrecovered_complaints",
+        "schedule": timedelta(minutes=15),
     },
     "memory-nightly-refresh": {
         "task": "memory.tasks.refresh_all_memories",

@@ -1,0 +1,28 @@
+"""/api/v1/: the versioned REST API, its OpenAPI schema and interactive docs."""
+
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from customers.api import CustomerViewSet
+from interactions.api import InteractionViewSet
+from journeys.api import JourneyViewSet
+
+
+class SchemaView(SpectacularAPIView):
+    # Any valid key or signed-in person may read the contract.
+    read_permission = "customers.view_customer"
+
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("interactions", InteractionViewSet, basename="interaction")
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("journeys", JourneyViewSet, basename="journey")
+
+urlpatterns = [
+    path("schema/", SchemaView.as_view(), name="api-schema"),
+    path("docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
+    path("", include(router.urls)),
+]

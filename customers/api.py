@@ -1,0 +1,112 @@
+"""REST API v1 for customers and what they will remember."""
+
+from datetime import timedelta
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from customers.models import Customer
+from integrations.pagination import ById
+from memory.explain import explain
+from memory.models import Band, CustomerMemory, ScoreSnapshot
+
+HISTORY_DAYS = 365
+
+
+class MemorySummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerMemory
+        fields = ["score", "band", "trend_7d", "trend_30d", "score_as_of", "last_interaction_at"]
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    segment = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    memory = MemorySummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Customer
+        fields = ["id", "ref", "name", "kind", "email", "company", "segment", "owner", "notes", "memory", "created_at"]
+        read_only_fields = fields
+
+
+class SnapshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScoreSnapshot
+        fields = ["day", "score", "band"]
+
+
+class MemoryDetailSerializer(serializers.Serializer):
+    customer = serializers.IntegerField()
+    score = serializers.FloatField()
+    band = serializers.ChoiceField(choices=Band.choices)
+    trend_7d = serializers.FloatField(allow_null=True)
+    trend_30d = serializers.FloatField(allow_null=True)
+    score_as_of = serializers.DateTimeField(allow_null=True)
+    explanation = serializers.ListField(child=serializers.CharField())
+    breakdown = serializers.JSONField(
+        help_text="value, decay, peak and end moments, top journeys, per-stage values, components."
+    )
+    history = SnapshotSerializer(many=True)
+
+
+class CustomerFilter(django_filters.FilterSet):
+    segment = django_filters.CharFilter(field_name="segment__name")
+    owner = django_filters.CharFilter(field_name="owner__username")
+    band = django_filters.ChoiceFilter(field_name="memory__band", choices=Band.choices)
+    score_min = django_filters.NumberFilter(field_name="memory_score", lookup_expr="gte")
+    score_max = django_filters.NumberFilter(field_name="memory_score", lookup_expr="lte")
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    class Meta:
+        model = Customer
+        fields = ["ref", "kind", "segment", "owner", "band"]
+
+
+@extend_schema(tags=["customers"])
+class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
+    """Customers with their memory score, band and 7/30-day trend (read or full keys)."""
+
+    serializer_class = CustomerSerializer
+    filterset_class = CustomerFilter
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["memory_score", "name", "id"]
+    ordering = ["id"]
+    pagination_class = ById
+    read_permission = "customers.view_customer"
+
+    def get_queryset(self) -> QuerySet[Customer]:
+        # Customers not scored yet sort as neutral (50) rather than as missing.
+        return Customer.objects.select_related("segment", "owner", "memory").annotate(
+            memory_score=Coalesce("memory__score", Value(50.0))
+        )
+
+    @extend_schema(responses={200: MemoryDetailSerializer})
+    @action(detail=True, methods=["get"])
+    def memory(self, request: Request, pk: Any = None) -> Response:
+        """Score, band, the breakdown (peak, end, components, per-stage values) and history."""
+        customer = self.get_object()
+        memory = CustomerMemory.objects.filter(customer=customer).first()
+        since = timezone.now().date() - timedelta(days=HISTORY_DAYS)
+        history = ScoreSnapshot.objects.filter(customer=customer, day__gte=since).order_by("day")
+        body = {
+            "customer": customer.pk,
+            "score": memory.score if memory else 50.0,
+            "band": memory.band if memory else Band.NEUTRAL,
+            "trend_7d": memory.trend_7d if memory else None,
+            "trend_30d": memory.trend_30d if memory else None,
+            "score_as_of": memory.score_as_of if memory else None,
+            "explanation": explain(memory.breakdown if memory else {}).sentences,
+            "breakdown": memory.breakdown if memory else {},
+            "history": SnapshotSerializer(history, many=True).data,
+        }
+        return Response(MemoryDetailSerializer(body).data)

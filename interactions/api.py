@@ -1,0 +1,281 @@
+"""REST API v1 for touchpoints: push one, push many, list and read."""
+
+from datetime import datetime
+from typing import Any
+
+import django_filters
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from integrations.models import Scope
+from integrations.pagination import NewestFirst
+from interactions.models import SUMMARY_MAX_LENGTH, Channel, Direction, Interaction, RatingScale
+from interactions.services import ItemResult, TouchpointIn, interactions_record_many
+
+BULK_MAX_ITEMS = 1000
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A date-time that must carry its time zone: a naive one is refused, not guessed."""
+
+    default_error_messages = {
+        "naive": "This date and time has no time zone; add one, e.g. 2026-03-01T09:30:00+00:00 or ...Z.",
+    }
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "minLength": 1, "maxLength": 200}]})
+class IdOrExternalIdField(serializers.Field):
+    default_error_messages = {"invalid": "Give the complaint's id (a number) or its external id (text)."}
+
+    def to_internal_value(self, data: Any) -> int | str:
+        if isinstance(data, int) and not isinstance(data, bool) and 0 < data < 2**63:
+            return data
+        if isinstance(data, str) and 0 < len(data.strip()) <= 200:
+            return data.strip()
+        self.fail("invalid")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class TouchpointSerializer(serializers.Serializer):
+    """One touchpoint as other systems send it (also a row of an import file)."""
+
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Customer id.")
+    customer_ref = serializers.CharField(
+        required=False, max_length=100, help_text="Customer's reference in your system; created when new."
+    )
+    customer_name = serializers.CharField(
+        required=False, max_length=200, help_text="Name for a new customer (required when customer_ref is new)."
+    )
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    direction = serializers.ChoiceField(choices=Direction.choices, default=Direction.INBOUND)
+    stage = serializers.SlugField(
+        required=False, max_length=32, help_text="Journey stage key; defaults to the channel's stage."
+    )
+    valence = serializers.IntegerField(min_value=-2, max_value=2, help_text="How it felt: -2 very bad .. 2 very good.")
+    intensity = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=5, help_text="1 faint .. 5 vivid; channel default."
+    )
+    occurred_at = AwareDateTimeField(help_text="When it happened, with time zone (ISO 8601).")
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=SUMMARY_MAX_LENGTH, default="")
+    staff = serializers.CharField(required=False, max_length=150, help_text="Username of the staff member.")
+    rating = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10)
+    rating_scale = serializers.ChoiceField(choices=RatingScale.choices, required=False, allow_blank=True)
+    resolves = IdOrExternalIdField(required=False, help_text="The complaint this recovers: id or external_id.")
+    resolved_on_first_contact = serializers.BooleanField(required=False, default=False)
+    journey_ref = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="Episode id in your system (order, ticket)."
+    )
+    source = serializers.CharField(max_length=50, help_text="Your system's name; with external_id, the retry key.")
+    external_id = serializers.CharField(max_length=200, help_text="Your id for this touchpoint.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "customer" not in attrs and not attrs.get("customer_ref"):
+            raise serializers.ValidationError({"customer_ref": ["Give customer_ref or customer (id)."]})
+        return attrs
+
+
+def touchpoints_from(valid: list[dict[str, Any]], staff: dict[str, User]) -> list[TouchpointIn]:
+    return [
+        TouchpointIn(
+            customer_id=data.get("customer"),
+            customer_ref=data.get("customer_ref", ""),
+            customer_name=data.get("customer_name", ""),
+            channel=data["channel"],
+            direction=data["direction"],
+            stage=data.get("stage"),
+            valence=data["valence"],
+            intensity=data.get("intensity"),
+            occurred_at=data["occurred_at"],
+            summary=data.get("summary", ""),
+            staff=staff.get(data.get("staff", "")),
+            rating=data.get("rating"),
+            rating_scale=data.get("rating_scale", ""),
+            resolves=data.get("resolves"),
+            resolved_on_first_contact=data.get("resolved_on_first_contact", False),
+            journey_ref=data.get("journey_ref", ""),
+            source=data["source"],
+            external_id=data["external_id"],
+        )
+        for data in valid
+    ]
+
+
+def record_payloads(payloads: list[Any], *, refresh_memory: bool = True) -> list[ItemResult]:
+    """Parse and record many touchpoints; a malformed one is reported, not fatal."""
+    results: list[ItemResult | None] = [None] * len(payloads)
+    valid: list[tuple[int, dict[str, Any]]] = []
+    for index, payload in enumerate(payloads):
+        serializer = TouchpointSerializer(data=payload)
+        if serializer.is_valid():
+            valid.append((index, serializer.validated_data))
+        else:
+            results[index] = ItemResult("error", errors=serializer.errors)
+    usernames = {data["staff"] for _, data in valid if data.get("staff")}
+    staff = {u.username: u for u in User.objects.filter(username__in=usernames, is_active=True)}
+    recordable = []
+    for index, data in valid:
+        if data.get("staff") and data["staff"] not in staff:
+            results[index] = ItemResult("error", errors={"staff": [f"No active staff member {data['staff']!r}."]})
+        else:
+            recordable.append((index, data))
+    recorded = interactions_record_many(
+        items=touchpoints_from([data for _, data in recordable], staff), refresh_memory=refresh_memory
+    )
+    for (index, _), result in zip(recordable, recorded, strict=True):
+        results[index] = result
+    return [r for r in results if r is not None]
+
+
+class InteractionSerializer(serializers.ModelSerializer):
+    customer_ref = serializers.CharField(source="customer.ref", read_only=True)
+    journey_ref = serializers.CharField(source="journey.ref", read_only=True)
+    stage = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    staff = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Interaction
+        fields = [
+            "id",
+            "customer",
+            "customer_ref",
+            "journey",
+            "journey_ref",
+            "channel",
+            "direction",
+            "stage",
+            "valence",
+            "intensity",
+            "occurred_at",
+            "staff",
+            "summary",
+            "rating",
+            "rating_scale",
+            "resolves",
+            "resolved_on_first_contact",
+            "source",
+            "external_id",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class BulkRequestSerializer(serializers.Serializer):
+    items = TouchpointSerializer(many=True, help_text=f"1 to {BULK_MAX_ITEMS} touchpoints.")
+
+
+class BulkItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "duplicate", "error"])
+    id = serializers.IntegerField(allow_null=True)
+    customer = serializers.IntegerField(allow_null=True)
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class BulkResponseSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    results = BulkItemResultSerializer(many=True)
+
+
+class InteractionFilter(django_filters.FilterSet):
+    customer_ref = django_filters.CharFilter(field_name="customer__ref")
+    stage = django_filters.CharFilter(field_name="stage__key")
+    segment = django_filters.CharFilter(field_name="customer__segment__name")
+    staff = django_filters.CharFilter(field_name="staff__username")
+    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = Interaction
+        fields = ["customer", "customer_ref", "channel", "stage", "segment", "staff", "source", "journey"]
+
+
+EXAMPLE_TOUCHPOINT = {
+    "customer_ref": "ACME-001",
+    "customer_name": "Acme Ltd",
+    "channel": "complaint",
+    "valence": -2,
+    "occurred_at": "2026-11-20T09:30:00Z",
+    "summary": "Invoice charged twice",
+    "source": "helpdesk",
+    "external_id": "ticket-4711",
+}
+
+
+@extend_schema(tags=["interactions"])
+class InteractionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Touchpoints: push them (push or full keys), list and read them (read or full)."""
+
+    serializer_class = InteractionSerializer
+    filterset_class = InteractionFilter
+    pagination_class = NewestFirst
+    read_permission = "interactions.view_interaction"
+    write_permission = "interactions.add_interaction"
+    write_scope = Scope.PUSH
+
+    def get_queryset(self) -> QuerySet[Interaction]:
+        return Interaction.objects.select_related("customer", "journey", "stage", "staff")
+
+    @extend_schema(
+        request=TouchpointSerializer,
+        responses={201: InteractionSerializer, 200: InteractionSerializer},
+        examples=[OpenApiExample("A complaint from the helpdesk", value=EXAMPLE_TOUCHPOINT, request_only=True)],
+        description=(
+            "Record one touchpoint. 201 with the stored item when new; 200 with the same stored item "
+            "when source + external_id were seen before (a retry never creates a duplicate)."
+        ),
+    )
+    def create(self, request: Request) -> Response:
+        [result] = record_payloads([request.data])
+        if result.status == "error":
+            return Response(result.errors, status=status.HTTP_400_BAD_REQUEST)
+        interaction = self.get_queryset().get(pk=result.interaction.pk)  # type: ignore[union-attr]
+        code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
+        return Response(InteractionSerializer(interaction).data, status=code)
+
+    @extend_schema(
+        request=BulkRequestSerializer,
+        responses={200: BulkResponseSerializer},
+        description=(
+            f"Record up to {BULK_MAX_ITEMS} touchpoints. Every valid item is stored; each invalid one is "
+            "reported by index with its field errors; repeats are reported as duplicates."
+        ),
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        items = request.data.get("items") if isinstance(request.data, dict) else None
+        if not isinstance(items, list):
+            return Response({"items": ["Send a JSON object with a list under 'items'."]}, status=400)
+        if not 1 <= len(items) <= BULK_MAX_ITEMS:
+            return Response({"items": [f"Send between 1 and {BULK_MAX_ITEMS} items."]}, status=400)
+        results = record_payloads(items)
+        body = {
+            "created": sum(r.status == "created" for r in results),
+            "duplicates": sum(r.status == "duplicate" for r in results),
+            "errors": sum(r.status == "error" for r in results),
+            "results": [
+                {
+                    "index": index,
+                    "status": r.status,
+                    "id": r.interaction.pk if r.interaction else None,
+                    "customer": r.interaction.customer_id if r.interaction else None,
+                    **({"errors": r.errors} if r.errors else {}),
+                }
+                for index, r in enumerate(results)
+            ],
+        }
+        return Response(body, status=status.HTTP_200_OK)
