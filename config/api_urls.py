@@ -15,6 +15,7 @@ class SchemaView(SpectacularAPIView):
     read_permission = "customers.view_customer"
 
 
+app_name = "api"
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("interactions", InteractionViewSet, basename="interaction")
@@ -22,7 +23,7 @@ router.register("customers", CustomerViewSet, basename="customer")
 router.register("journeys", JourneyViewSet, basename="journey")
 
 urlpatterns = [
-    path("schema/", SchemaView.as_view(), name="api-schema"),
-    path("docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", login_required(SpectacularSwaggerView.as_view(url_name="api:schema")), name="docs"),
     path("", include(router.urls)),
 ]

@@ -29,8 +29,8 @@ class MemorySummarySerializer(serializers.ModelSerializer):
 
 
 class CustomerSerializer(serializers.ModelSerializer):
-    segment = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    segment: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    owner: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="username", read_only=True)
     memory = MemorySummarySerializer(read_only=True, allow_null=True)
 
     class Meta:

@@ -6,8 +6,8 @@ from integrations.models import APIKey, WebhookDelivery, WebhookSubscription
 
 @admin.register(APIKey)
 class ScopedAPIKeyAdmin(APIKeyModelAdmin):
-    list_display = [*APIKeyModelAdmin.list_display, "scope"]
-    list_filter = [*APIKeyModelAdmin.list_filter, "scope"]
+    list_display = (*APIKeyModelAdmin.list_display, "scope")  # type: ignore[assignment]
+    list_filter = (*APIKeyModelAdmin.list_filter, "scope")  # type: ignore[assignment]
 
 
 @admin.register(WebhookSubscription)

@@ -1,6 +1,6 @@
 """Who may call the API: systems with a scoped key, staff with their session."""
 
-from typing import Any
+from typing import Any, cast
 
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -45,7 +45,7 @@ class APIKeyAuthentication(BaseAuthentication):
         if not given:
             raise exceptions.AuthenticationFailed("The Authorization header names no key.")
         try:
-            key = APIKey.objects.get_from_key(given)
+            key = cast(APIKey, APIKey.objects.get_from_key(given))
         except APIKey.DoesNotExist:
             raise exceptions.AuthenticationFailed(
                 "This API key is unknown, revoked or expired. Ask an administrator for a new one."
@@ -77,7 +77,7 @@ class ScopedAccess(BasePermission):
         if not user or not user.is_authenticated:
             return False
         perm = view.read_permission if needed == Scope.READ else getattr(view, "write_permission", None)
-        return bool(perm) and user.has_perm(perm)
+        return isinstance(perm, str) and user.has_perm(perm)
 
 
 class PerClientThrottle(SimpleRateThrottle):

@@ -2,7 +2,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
-from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+from rest_framework_api_key.models import AbstractAPIKey
 
 
 class Scope(models.TextChoices):
@@ -15,7 +15,6 @@ class APIKey(AbstractAPIKey):
     """A key for another system: stored hashed, shown once, revocable in the admin."""
 
     scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.PUSH)
-    objects = BaseAPIKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"

@@ -78,7 +78,9 @@ class TouchpointSerializer(serializers.Serializer):
     journey_ref = serializers.CharField(
         required=False, allow_blank=True, max_length=100, help_text="Episode id in your system (order, ticket)."
     )
-    source = serializers.CharField(max_length=50, help_text="Your system's name; with external_id, the retry key.")
+    source = serializers.CharField(  # type: ignore[assignment]  # a field named like Field.source
+        max_length=50, help_text="Your system's name; with external_id, the retry key."
+    )
     external_id = serializers.CharField(max_length=200, help_text="Your id for this touchpoint.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -142,8 +144,8 @@ def record_payloads(payloads: list[Any], *, refresh_memory: bool = True) -> list
 class InteractionSerializer(serializers.ModelSerializer):
     customer_ref = serializers.CharField(source="customer.ref", read_only=True)
     journey_ref = serializers.CharField(source="journey.ref", read_only=True)
-    stage = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    staff = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    stage: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    staff: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = Interaction
@@ -181,13 +183,15 @@ class BulkItemResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["created", "duplicate", "error"])
     id = serializers.IntegerField(allow_null=True)
     customer = serializers.IntegerField(allow_null=True)
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    errors = serializers.DictField(  # type: ignore[assignment]  # the field, not Serializer.errors
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
 
 
 class BulkResponseSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
-    errors = serializers.IntegerField()
+    errors = serializers.IntegerField()  # type: ignore[assignment]  # the field, not Serializer.errors
     results = BulkItemResultSerializer(many=True)
 
 

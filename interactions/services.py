@@ -326,6 +326,13 @@ def _schedule_memory_refresh(customer_id: int) -> None:
     schedule_memory_refresh(customer_id)
 
 
+def _notify_recorded(interactions: list[Interaction]) -> None:
+    from integrations.models import Event  # integrations builds on interactions
+    from integrations.services import interaction_payloads, webhooks_emit
+
+    webhooks_emit(event=Event.INTERACTION_RECORDED, items=interaction_payloads(interactions))
+
+
 def _bump_versions(customer_ids: Sequence[int], *, rewrite: bool) -> None:
     changes: dict[str, Any] = {"history_version": F("history_version") + 1}
     if rewrite:
@@ -335,11 +342,17 @@ def _bump_versions(customer_ids: Sequence[int], *, rewrite: bool) -> None:
 
 @transaction.atomic
 def interactions_record_many(
-    *, items: Sequence[TouchpointIn], refresh_memory: bool = True, _retry: bool = True
+    *,
+    items: Sequence[TouchpointIn],
+    refresh_memory: bool = True,
+    notify_webhooks: bool = True,
+    _retry: bool = True,
 ) -> list[ItemResult]:
     """Record a batch of touchpoints: every valid one is stored, every invalid one gets
     its field errors, and a key (source, external_id) already stored, or repeated in the
-    batch, answers `duplicate` with the stored interaction. Results are in item order."""
+    batch, answers `duplicate` with the stored interaction. Results are in item order.
+
+    `notify_webhooks=False` is for history imports: old touchpoints are not news."""
     results: list[ItemResult | None] = [None] * len(items)
     keys: list[tuple[str, str] | None] = [None] * len(items)
     for index, item in enumerate(items):
@@ -407,7 +420,9 @@ def interactions_record_many(
             # hold its lock). Once more: the re-check now sees it as a duplicate.
             if not _retry:
                 raise
-            return interactions_record_many(items=items, refresh_memory=refresh_memory, _retry=False)
+            return interactions_record_many(
+                items=items, refresh_memory=refresh_memory, notify_webhooks=notify_webhooks, _retry=False
+            )
         for p in pending:
             results[p.index] = ItemResult("created", interaction=p.interaction)
         touched = sorted({p.customer.pk for p in pending})
@@ -415,6 +430,8 @@ def interactions_record_many(
         if refresh_memory:
             for customer_id in touched:
                 _schedule_memory_refresh(customer_id)
+        if notify_webhooks:
+            _notify_recorded([p.interaction for p in pending if p.interaction is not None])
 
     # A customer created for touchpoints that were all refused is not kept: nothing
     # half-written. Still uncommitted, so no other request can be using it.

@@ -112,6 +112,7 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
     now = as_of or timezone.now()
     CustomerMemory.objects.get_or_create(customer_id=customer_id)
     memory = CustomerMemory.objects.select_for_update().get(customer_id=customer_id)
+    previous_band = memory.band
     # Versions are read before the interactions: a touchpoint committed in between is
     # folded in now and merely makes the next refresh a cheap no-op.
     history_version, rewrite_version = (
@@ -149,4 +150,28 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
     memory.last_interaction_at = datetime.fromtimestamp(state.last_at, tz=UTC) if state.last_at is not None else None
     memory.save()
     _write_journeys(journeys)
+    if memory.band != previous_band:
+        _notify_band_change(memory, previous_band, now)
     return memory
+
+
+def _notify_band_change(memory: CustomerMemory, previous: str, now: datetime) -> None:
+    from integrations.models import Event
+    from integrations.services import webhooks_emit
+
+    ref = Customer.objects.values_list("ref", flat=True).get(pk=memory.customer_id)
+    webhooks_emit(
+        event=Event.BAND_CHANGED,
+        items=[
+            (
+                f"band:{memory.customer_id}:{now.isoformat()}",
+                {
+                    "customer": {"id": memory.customer_id, "ref": ref},
+                    "previous_band": previous,
+                    "band": memory.band,
+                    "score": round(memory.score, 2),
+                    "score_as_of": now.isoformat(),
+                },
+            )
+        ],
+    )

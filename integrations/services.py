@@ -1,0 +1,182 @@
+"""Outgoing webhooks: record what to send (the delivery log), then send it, signed."""
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from integrations.models import DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
+from integrations.signing import HEADER, sign
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+# Complaints older than this are history, not news: no alert is raised for them.
+UNRECOVERED_LOOKBACK = timedelta(days=30)
+
+
+def _enqueue(delivery_ids: Iterable[int]) -> None:
+    from config.tasking import enqueue_after_commit
+    from integrations.tasks import deliver_webhook
+
+    for delivery_id in delivery_ids:
+        enqueue_after_commit(deliver_webhook, delivery_id)
+
+
+@transaction.atomic
+def webhooks_emit(
+    *,
+    event: Event,
+    items: list[tuple[str, dict[str, Any]]],
+    subscriptions: list[WebhookSubscription] | None = None,
+) -> int:
+    """Queue `event` for every subscription that wants it (or the ones given); `items` are
+    (key, payload). A key already logged for a subscription is not sent again, so noticing
+    the same event twice (a sweeper, a retry) delivers it once. Returns how many were queued.
+    """
+    if subscriptions is None:
+        subscriptions = [s for s in WebhookSubscription.objects.filter(active=True) if s.wants(event)]
+    if not subscriptions or not items:
+        return 0
+    rows = [
+        WebhookDelivery(subscription=s, event=event, event_key=key, payload={"event": event.value, **payload})
+        for s in subscriptions
+        for key, payload in items
+    ]
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    fresh = list(
+        WebhookDelivery.objects.filter(
+            subscription__in=subscriptions,
+            event_key__in=[key for key, _ in items],
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+        ).values_list("id", flat=True)
+    )
+    _enqueue(fresh)
+    return len(fresh)
+
+
+def webhook_deliver(*, delivery_id: int) -> bool:
+    """Try to send one delivery. True when done (sent, given up, or nothing to do)."""
+    with transaction.atomic():
+        # SKIP LOCKED: if another worker is sending this delivery right now, leave it.
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .select_related("subscription")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status != DeliveryStatus.PENDING:
+            return True
+        body = json.dumps(
+            {**delivery.payload, "delivery": delivery.pk, "sent_at": timezone.now()}, cls=DjangoJSONEncoder
+        ).encode()
+        request = urllib.request.Request(  # noqa: S310 - administrators configure http(s) URLs only
+            delivery.subscription.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "Rememberly-Webhooks/1",
+                "X-Rememberly-Event": delivery.event,
+                "X-Rememberly-Delivery": str(delivery.pk),
+                HEADER: sign(delivery.subscription.secret, body),
+            },
+        )
+        delivery.attempts += 1
+        try:
+            with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
+                delivery.last_status_code = response.status
+                delivery.last_error = ""
+                ok = 200 <= response.status < 300
+        except urllib.error.HTTPError as exc:
+            delivery.last_status_code, delivery.last_error, ok = exc.code, f"HTTP {exc.code}", False
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            delivery.last_status_code, delivery.last_error, ok = None, str(exc)[:500], False
+        if ok:
+            delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, timezone.now()
+        elif delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status = DeliveryStatus.FAILED
+            logger.warning("webhook delivery %s gave up after %d attempts", delivery.pk, delivery.attempts)
+        delivery.save()
+        return delivery.status != DeliveryStatus.PENDING
+
+
+def interaction_payloads(interactions: Iterable[Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (
+            f"interaction:{i.pk}",
+            {
+                "interaction": {
+                    "id": i.pk,
+                    "customer": i.customer_id,
+                    "customer_ref": i.customer.ref,
+                    "channel": i.channel,
+                    "valence": i.valence,
+                    "occurred_at": i.occurred_at.isoformat(),
+                    "source": i.source,
+                    "external_id": i.external_id,
+                }
+            },
+        )
+        for i in interactions
+    ]
+
+
+def unrecovered_complaint_alerts() -> int:
+    """Raise complaint.unrecovered for complaints that waited past each subscription's limit."""
+    from interactions.models import Channel, Interaction  # interactions imports this module
+
+    sent = 0
+    now = timezone.now()
+    for subscription in WebhookSubscription.objects.filter(active=True):
+        if not subscription.wants(Event.COMPLAINT_UNRECOVERED):
+            continue
+        waiting = (
+            Interaction.objects.filter(
+                channel=Channel.COMPLAINT,
+                resolved_on_first_contact=False,
+                resolutions__isnull=True,
+                occurred_at__lt=now - timedelta(hours=subscription.complaint_wait_hours),
+                occurred_at__gte=now - UNRECOVERED_LOOKBACK,
+            )
+            .exclude(_already_alerted(subscription))
+            .select_related("customer")[:1000]
+        )
+        items = [
+            (
+                f"complaint:{c.pk}",
+                {
+                    "complaint": {
+                        "id": c.pk,
+                        "customer": c.customer_id,
+                        "customer_ref": c.customer.ref,
+                        "occurred_at": c.occurred_at.isoformat(),
+                        "waiting_hours": int((now - c.occurred_at).total_seconds() // 3600),
+                        "summary": c.summary,
+                    }
+                },
+            )
+            for c in waiting
+        ]
+        sent += webhooks_emit(event=Event.COMPLAINT_UNRECOVERED, items=items, subscriptions=[subscription])
+    return sent
+
+
+def _already_alerted(subscription: WebhookSubscription) -> Exists:
+    return Exists(
+        WebhookDelivery.objects.filter(
+            subscription=subscription,
+            event_key=Concat(Value("complaint:"), Cast(OuterRef("pk"), CharField()), output_field=CharField()),
+        )
+    )

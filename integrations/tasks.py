@@ -1,0 +1,22 @@
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from integrations.services import MAX_ATTEMPTS, unrecovered_complaint_alerts, webhook_deliver
+
+RETRY_CAP_SECONDS = 600
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_ATTEMPTS, time_limit=60)
+def deliver_webhook(self, delivery_id: int) -> None:  # type: ignore[no-untyped-def]
+    try:
+        done = webhook_deliver(delivery_id=delivery_id)
+    except (OperationalError, InterfaceError) as exc:
+        raise self.retry(exc=exc, countdown=min(RETRY_CAP_SECONDS, 5 * 2**self.request.retries)) from exc
+    if not done:
+        # Capped exponential backoff: 10 s, 20 s, 40 s ... at most 10 minutes apart.
+        raise self.retry(countdown=min(RETRY_CAP_SECONDS, 10 * 2**self.request.retries))
+
+
+@shared_task(acks_late=True, time_limit=300)
+def notify_unrecovered_complaints() -> int:
+    return unrecovered_complaint_alerts()
