@@ -173,11 +173,17 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The contract is readable with any valid key or a signed-in session, not anonymously.
+    "SERVE_PERMISSIONS": ["integrations.auth.ScopedAccess"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.schema.document_errors",
+    ],
 }
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
 
@@ -205,6 +211,10 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-unrecovered-complaints": {
         "task": "integrations.tasks.notify_unrecovered_complaints",
         "schedule": timedelta(minutes=15),
+    },
+    "webhooks-resend-stranded": {
+        "task": "integrations.tasks.resend_stranded_deliveries",
+        "schedule": timedelta(minutes=5),
     },
     "memory-nightly-refresh": {
         "task": "memory.tasks.refresh_all_memories",

@@ -29,7 +29,9 @@ def _send(task: Task, args: tuple[Any, ...], coalesce_key: str | None) -> None:
             return
         task.apply_async(args=args)
     except Exception:
-        logger.exception("could not queue %s%r; the stored data is safe and the sweeper will catch up", task.name, args)
+        logger.exception(
+            "could not queue %s%r; the data is stored and a periodic sweeper will queue it again", task.name, args
+        )
         if coalesce_key is not None:
             # The cache is usually the broker's Redis, down as well; already logged above.
             with contextlib.suppress(Exception):

@@ -3,12 +3,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from customers import views as customer_views
+from interactions import views as interaction_views
 
 urlpatterns = [
     path("", customer_views.home, name="home"),
     path("customers/<int:pk>/", customer_views.customer_detail, name="customer-detail"),
+    path("imports/", interaction_views.import_upload, name="import-upload"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
 ]
+
+handler404 = "config.views.not_found"

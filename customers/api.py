@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from customers.models import Customer
-from integrations.pagination import ById
+from integrations.pagination import ID_PATTERN, ById
 from memory.explain import explain
 from memory.models import Band, CustomerMemory, ScoreSnapshot
 
@@ -29,8 +29,14 @@ class MemorySummarySerializer(serializers.ModelSerializer):
 
 
 class CustomerSerializer(serializers.ModelSerializer):
-    segment: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    owner: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    segment: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, allow_null=True
+    )
+    owner: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    # Plain text: an empty address is allowed, which an "email" format would not describe.
+    email = serializers.CharField(read_only=True)
     memory = MemorySummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -75,6 +81,8 @@ class CustomerFilter(django_filters.FilterSet):
 @extend_schema(tags=["customers"])
 class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
     """Customers with their memory score, band and 7/30-day trend (read or full keys)."""
+
+    lookup_value_regex = ID_PATTERN
 
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter

@@ -76,7 +76,8 @@ class ScopedAccess(BasePermission):
         user = request.user
         if not user or not user.is_authenticated:
             return False
-        perm = view.read_permission if needed == Scope.READ else getattr(view, "write_permission", None)
+        # A view that names no permission admits no person: deny by default.
+        perm = getattr(view, "read_permission" if needed == Scope.READ else "write_permission", None)
         return isinstance(perm, str) and user.has_perm(perm)
 
 

@@ -1,5 +1,6 @@
 import secrets
 
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
@@ -37,7 +38,8 @@ def _new_secret() -> str:
 
 class WebhookSubscription(models.Model):
     name = models.CharField(max_length=100)
-    url = models.URLField(max_length=500)
+    # http(s) only: urllib would also follow ftp:// or file:// URLs.
+    url = models.URLField(max_length=500, validators=[URLValidator(schemes=["http", "https"])])
     secret = models.CharField(max_length=100, default=_new_secret, help_text="Shared secret for the HMAC signature.")
     events = models.JSONField(default=list, help_text="Event names this subscription receives.")
     complaint_wait_hours = models.PositiveIntegerField(
@@ -75,6 +77,7 @@ class WebhookDelivery(models.Model):
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

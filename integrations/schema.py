@@ -16,3 +16,45 @@ class APIKeyScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Api-Key <key>` (or `Token <key>`). Issue keys with `manage.py issue_api_key`.",
         }
+
+
+ERROR_RESPONSES = {
+    "400": "Invalid input: an object naming each field with a list of reasons, e.g. "
+    '{"valence": ["Ensure this value is less than or equal to 2."]}, or {"detail": "JSON parse error ..."}.',
+    "401": "No key or session, or the key is unknown, revoked or expired.",
+    "403": "The key's scope or the person's role does not allow this.",
+    "404": "No such object.",
+    "406": "The Accept header asks for something other than JSON.",
+    "413": "The request body is too large.",
+    "415": "The body is not JSON (send Content-Type: application/json).",
+    "429": "Too many requests for this key; retry after the number of seconds in Retry-After.",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Field name (or 'detail' / 'non_field_errors') to the reasons.",
+    "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "array"}, {"type": "object"}]},
+}
+
+
+def document_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: every operation documents the JSON errors."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            # An empty filter (?band=) means "no filter", as HTML forms send it.
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query":
+                    parameter["allowEmptyValue"] = True
+            responses = operation.setdefault("responses", {})
+            for code, description in ERROR_RESPONSES.items():
+                # 404 on lists too: an invalid pagination cursor is "not found".
+                if code in {"413", "415"} and method == "get":
+                    continue
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    return result

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -21,6 +21,9 @@ from integrations.signing import HEADER, sign
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+# A pending delivery untouched for this long has lost its task: the longest retry wait
+# (10 minutes) plus a margin.
+STRANDED_AFTER = timedelta(minutes=15)
 # Complaints older than this are history, not news: no alert is raised for them.
 UNRECOVERED_LOOKBACK = timedelta(days=30)
 
@@ -94,6 +97,7 @@ def webhook_deliver(*, delivery_id: int) -> bool:
             },
         )
         delivery.attempts += 1
+        delivery.last_attempt_at = timezone.now()
         try:
             with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
                 delivery.last_status_code = response.status
@@ -110,6 +114,16 @@ def webhook_deliver(*, delivery_id: int) -> bool:
             logger.warning("webhook delivery %s gave up after %d attempts", delivery.pk, delivery.attempts)
         delivery.save()
         return delivery.status != DeliveryStatus.PENDING
+
+
+def stranded_delivery_ids(limit: int = 1000) -> list[int]:
+    cutoff = timezone.now() - STRANDED_AFTER
+    return list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, created_at__lt=cutoff)
+        .filter(models.Q(last_attempt_at__isnull=True) | models.Q(last_attempt_at__lt=cutoff))
+        .order_by("created_at")
+        .values_list("id", flat=True)[:limit]
+    )
 
 
 def interaction_payloads(interactions: Iterable[Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -1,6 +1,6 @@
 """REST API v1 for touchpoints: push one, push many, list and read."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
@@ -12,8 +12,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from integrations.filters import UtcIsoDateTimeFilter
 from integrations.models import Scope
-from integrations.pagination import NewestFirst
+from integrations.pagination import ID_PATTERN, NewestFirst
 from interactions.models import SUMMARY_MAX_LENGTH, Channel, Direction, Interaction, RatingScale
 from interactions.services import ItemResult, TouchpointIn, interactions_record_many
 
@@ -25,15 +26,23 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     default_error_messages = {
         "naive": "This date and time has no time zone; add one, e.g. 2026-03-01T09:30:00+00:00 or ...Z.",
+        "range": "Give a date and time between the years 1 and 9999.",
     }
 
     def enforce_timezone(self, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             self.fail("naive")
-        return super().enforce_timezone(value)
+        try:
+            # Stored in UTC; PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows.
+            return value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            self.fail("range")
+            raise  # pragma: no cover - fail() raises
 
 
-@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "minLength": 1, "maxLength": 200}]})
+@extend_schema_field(
+    {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "minLength": 1, "maxLength": 200}]}
+)
 class IdOrExternalIdField(serializers.Field):
     default_error_messages = {"invalid": "Give the complaint's id (a number) or its external id (text)."}
 
@@ -57,7 +66,10 @@ class TouchpointSerializer(serializers.Serializer):
         required=False, max_length=100, help_text="Customer's reference in your system; created when new."
     )
     customer_name = serializers.CharField(
-        required=False, max_length=200, help_text="Name for a new customer (required when customer_ref is new)."
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Name for a new customer (required when customer_ref is new).",
     )
     channel = serializers.ChoiceField(choices=Channel.choices)
     direction = serializers.ChoiceField(choices=Direction.choices, default=Direction.INBOUND)
@@ -115,7 +127,9 @@ def touchpoints_from(valid: list[dict[str, Any]], staff: dict[str, User]) -> lis
     ]
 
 
-def record_payloads(payloads: list[Any], *, refresh_memory: bool = True) -> list[ItemResult]:
+def record_payloads(
+    payloads: list[Any], *, refresh_memory: bool = True, notify_webhooks: bool = True
+) -> list[ItemResult]:
     """Parse and record many touchpoints; a malformed one is reported, not fatal."""
     results: list[ItemResult | None] = [None] * len(payloads)
     valid: list[tuple[int, dict[str, Any]]] = []
@@ -134,7 +148,9 @@ def record_payloads(payloads: list[Any], *, refresh_memory: bool = True) -> list
         else:
             recordable.append((index, data))
     recorded = interactions_record_many(
-        items=touchpoints_from([data for _, data in recordable], staff), refresh_memory=refresh_memory
+        items=touchpoints_from([data for _, data in recordable], staff),
+        refresh_memory=refresh_memory,
+        notify_webhooks=notify_webhooks,
     )
     for (index, _), result in zip(recordable, recorded, strict=True):
         results[index] = result
@@ -145,7 +161,11 @@ class InteractionSerializer(serializers.ModelSerializer):
     customer_ref = serializers.CharField(source="customer.ref", read_only=True)
     journey_ref = serializers.CharField(source="journey.ref", read_only=True)
     stage: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    staff: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    staff: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    # Declared: DRF drops allow_blank from read-only model fields, and "" means "no rating".
+    rating_scale = serializers.ChoiceField(choices=RatingScale.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Interaction
@@ -174,8 +194,23 @@ class InteractionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": BULK_MAX_ITEMS,
+        "items": {
+            "description": "A touchpoint, as for POST /api/v1/interactions/. An invalid item is not "
+            "refused with the request: it is reported in `results` with its field errors."
+        },
+    }
+)
+class BulkItemsField(serializers.ListField):
+    pass
+
+
 class BulkRequestSerializer(serializers.Serializer):
-    items = TouchpointSerializer(many=True, help_text=f"1 to {BULK_MAX_ITEMS} touchpoints.")
+    items = BulkItemsField(help_text=f"1 to {BULK_MAX_ITEMS} touchpoints.")
 
 
 class BulkItemResultSerializer(serializers.Serializer):
@@ -196,12 +231,14 @@ class BulkResponseSerializer(serializers.Serializer):
 
 
 class InteractionFilter(django_filters.FilterSet):
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    journey = django_filters.NumberFilter(field_name="journey_id")
     customer_ref = django_filters.CharFilter(field_name="customer__ref")
     stage = django_filters.CharFilter(field_name="stage__key")
     segment = django_filters.CharFilter(field_name="customer__segment__name")
     staff = django_filters.CharFilter(field_name="staff__username")
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = Interaction
@@ -223,6 +260,8 @@ EXAMPLE_TOUCHPOINT = {
 @extend_schema(tags=["interactions"])
 class InteractionViewSet(viewsets.ReadOnlyModelViewSet):
     """Touchpoints: push them (push or full keys), list and read them (read or full)."""
+
+    lookup_value_regex = ID_PATTERN
 
     serializer_class = InteractionSerializer
     filterset_class = InteractionFilter

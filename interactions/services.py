@@ -199,7 +199,15 @@ def _customers(items: Sequence[TouchpointIn], results: list[ItemResult | None]) 
     refs = {item.customer_ref.strip() for item in items if item.customer is None and isinstance(item.customer_ref, str)}
     by_id = Customer.objects.in_bulk(ids)
     by_ref = {c.ref: c for c in Customer.objects.filter(ref__in=refs - {""})}
+    # First the names given for new refs anywhere in the batch, so a later item may use a
+    # ref that an earlier one creates.
     to_create: dict[str, str] = {}
+    for item in items:
+        ref = item.customer_ref.strip() if isinstance(item.customer_ref, str) else ""
+        name = item.customer_name.strip() if isinstance(item.customer_name, str) else ""
+        new_ref = item.customer is None and item.customer_id is None and ref and ref not in by_ref
+        if new_ref and name and len(ref) <= REF_MAX_LENGTH and len(name) <= NAME_MAX_LENGTH:
+            to_create.setdefault(ref, name)
     for index, item in enumerate(items):
         if results[index] is not None or item.customer is not None:
             continue
@@ -218,18 +226,13 @@ def _customers(items: Sequence[TouchpointIn], results: list[ItemResult | None]) 
             )
         elif len(ref) > REF_MAX_LENGTH:
             results[index] = ItemResult("error", errors={"customer_ref": [f"At most {REF_MAX_LENGTH} characters."]})
-        elif ref not in by_ref:
-            if not name:
-                results[index] = ItemResult(
-                    "error",
-                    errors={"customer_name": [f"No customer has ref {ref!r}; give customer_name to create one."]},
-                )
-            elif len(name) > NAME_MAX_LENGTH:
-                results[index] = ItemResult(
-                    "error", errors={"customer_name": [f"At most {NAME_MAX_LENGTH} characters."]}
-                )
-            else:
-                to_create.setdefault(ref, name)
+        elif len(name) > NAME_MAX_LENGTH:
+            results[index] = ItemResult("error", errors={"customer_name": [f"At most {NAME_MAX_LENGTH} characters."]})
+        elif ref not in by_ref and ref not in to_create:
+            results[index] = ItemResult(
+                "error",
+                errors={"customer_name": [f"No customer has ref {ref!r}; give customer_name to create one."]},
+            )
     created: set[int] = set()
     if to_create:
         new = [Customer(ref=ref, name=name) for ref, name in to_create.items()]

@@ -5,12 +5,14 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 
-from integrations.pagination import JourneysNewestFirst
-from journeys.models import Journey
+from integrations.pagination import ID_PATTERN, JourneysNewestFirst
+from journeys.models import CloseReason, Journey
 
 
 class JourneySerializer(serializers.ModelSerializer):
     customer_ref = serializers.CharField(source="customer.ref", read_only=True)
+    # Declared: DRF drops allow_blank from read-only model fields, and "" means "still open".
+    close_reason = serializers.ChoiceField(choices=CloseReason.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Journey
@@ -33,8 +35,15 @@ class JourneySerializer(serializers.ModelSerializer):
 
 
 class JourneyFilter(django_filters.FilterSet):
+    customer = django_filters.NumberFilter(field_name="customer_id")
     customer_ref = django_filters.CharFilter(field_name="customer__ref")
-    open = django_filters.BooleanFilter(field_name="closed_at", lookup_expr="isnull", label="Still open")
+    # A choice, not a BooleanFilter: that one ignores a value it cannot read instead of refusing it.
+    open = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_open", label="Still open"
+    )
+
+    def filter_open(self, queryset: QuerySet[Journey], name: str, value: str) -> QuerySet[Journey]:
+        return queryset.filter(closed_at__isnull=value == "true")
 
     class Meta:
         model = Journey
@@ -43,6 +52,7 @@ class JourneyFilter(django_filters.FilterSet):
 
 @extend_schema(tags=["journeys"])
 class JourneyViewSet(viewsets.ReadOnlyModelViewSet):
+    lookup_value_regex = ID_PATTERN
     serializer_class = JourneySerializer
     filterset_class = JourneyFilter
     pagination_class = JourneysNewestFirst

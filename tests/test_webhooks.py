@@ -1,0 +1,185 @@
+"""Outgoing webhooks, delivered to a real HTTP receiver on 127.0.0.1."""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from integrations.models import DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
+from integrations.services import MAX_ATTEMPTS, unrecovered_complaint_alerts, webhook_deliver, webhooks_emit
+from integrations.signing import HEADER, sign, verify
+from integrations.tasks import RETRY_CAP_SECONDS, deliver_webhook
+from memory.services import memory_refresh
+from tests.factories import CustomerFactory, record
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    """A webhook endpoint that answers with the next status in `script` (then 200)."""
+
+    def __init__(self) -> None:
+        self.script: list[int] = []
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                self.send_response(receiver.script.pop(0) if receiver.script else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def _subscribe(receiver: Receiver, *events: Event, **extra: Any) -> WebhookSubscription:
+    return WebhookSubscription.objects.create(name="crm", url=receiver.url, events=[e.value for e in events], **extra)
+
+
+def test_signature_verifies_and_rejects_tampering_and_old_replays() -> None:
+    body = b'{"event": "x"}'
+    header = sign("s3cret", body)
+    assert verify("s3cret", body, header)
+    assert not verify("s3cret", body + b" ", header)
+    assert not verify("other", body, header)
+    assert not verify("s3cret", body, sign("s3cret", body, int(time.time()) - 3600))
+    assert not verify("s3cret", body, "garbage")
+
+
+def test_recorded_touchpoint_is_delivered_signed(receiver: Receiver, django_capture_on_commit_callbacks: Any) -> None:
+    subscription = _subscribe(receiver, Event.INTERACTION_RECORDED)
+    customer = CustomerFactory.create(ref="ACME")
+    with django_capture_on_commit_callbacks(execute=True):
+        interaction = record(customer, channel="complaint", valence=-2, at=timezone.now())
+    headers, body = receiver.requests[0]
+    assert verify(subscription.secret, body, headers[HEADER])
+    payload = json.loads(body)
+    assert headers["X-Rememberly-Event"] == "interaction.recorded"
+    assert payload["interaction"]["id"] == interaction.pk and payload["interaction"]["customer_ref"] == "ACME"
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)
+
+
+def test_failed_delivery_is_retried_then_succeeds(receiver: Receiver) -> None:
+    _subscribe(receiver, Event.INTERACTION_RECORDED)
+    receiver.script = [500, 503]
+    webhooks_emit(event=Event.INTERACTION_RECORDED, items=[("k-1", {"hello": 1})])
+    delivery = WebhookDelivery.objects.get()
+    assert webhook_deliver(delivery_id=delivery.pk) is False
+    assert webhook_deliver(delivery_id=delivery.pk) is False
+    assert webhook_deliver(delivery_id=delivery.pk) is True
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 3)
+    assert webhook_deliver(delivery_id=delivery.pk) is True  # idempotent: nothing sent again
+    assert len(receiver.requests) == 3
+
+
+def test_delivery_gives_up_after_the_last_attempt(receiver: Receiver) -> None:
+    _subscribe(receiver, Event.INTERACTION_RECORDED)
+    receiver.script = [500] * 10
+    webhooks_emit(event=Event.INTERACTION_RECORDED, items=[("k-1", {})])
+    delivery = WebhookDelivery.objects.get()
+    outcomes = [webhook_deliver(delivery_id=delivery.pk) for _ in range(MAX_ATTEMPTS)]
+    assert outcomes == [False] * (MAX_ATTEMPTS - 1) + [True]
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == (
+        DeliveryStatus.FAILED,
+        MAX_ATTEMPTS,
+        "HTTP 500",
+    )
+
+
+def test_the_task_retries_with_capped_backoff() -> None:
+    assert deliver_webhook.max_retries == MAX_ATTEMPTS
+    assert RETRY_CAP_SECONDS == 600
+
+
+def test_unreachable_receiver_is_logged_not_raised() -> None:
+    WebhookSubscription.objects.create(name="gone", url="http://127.0.0.1:9/hook", events=["interaction.recorded"])
+    webhooks_emit(event=Event.INTERACTION_RECORDED, items=[("k", {})])
+    delivery = WebhookDelivery.objects.get()
+    assert webhook_deliver(delivery_id=delivery.pk) is False
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and delivery.last_error
+
+
+def test_same_event_is_logged_once(receiver: Receiver) -> None:
+    _subscribe(receiver, Event.INTERACTION_RECORDED)
+    assert webhooks_emit(event=Event.INTERACTION_RECORDED, items=[("k-1", {})]) == 1
+    webhooks_emit(event=Event.INTERACTION_RECORDED, items=[("k-1", {})])
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_subscriptions_only_get_their_events(receiver: Receiver) -> None:
+    _subscribe(receiver, Event.BAND_CHANGED)
+    WebhookSubscription.objects.create(name="off", url=receiver.url, events=["interaction.recorded"], active=False)
+    assert webhooks_emit(event=Event.INTERACTION_RECORDED, items=[("k", {})]) == 0
+
+
+def test_band_change_is_announced(receiver: Receiver) -> None:
+    _subscribe(receiver, Event.BAND_CHANGED)
+    customer = CustomerFactory.create(ref="ACME")
+    record(customer, channel="complaint", valence=-2, at=timezone.now() - timedelta(hours=1))
+    memory_refresh(customer_id=customer.pk)
+    memory_refresh(customer_id=customer.pk)  # same band: nothing new
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.payload["previous_band"] == "neutral" and delivery.payload["band"] == "at_risk"
+    assert delivery.payload["customer"]["ref"] == "ACME"
+
+
+def test_complaint_waiting_too_long_is_announced_once(receiver: Receiver) -> None:
+    _subscribe(receiver, Event.COMPLAINT_UNRECOVERED, complaint_wait_hours=24)
+    customer = CustomerFactory.create()
+    now = timezone.now()
+    waiting = record(customer, channel="complaint", valence=-1, at=now - timedelta(hours=30))
+    record(customer, channel="complaint", valence=-1, at=now - timedelta(hours=2))  # not yet
+    recovered = record(customer, channel="complaint", valence=-2, at=now - timedelta(hours=40))
+    record(customer, valence=2, resolves=recovered, at=now - timedelta(hours=39))
+    assert unrecovered_complaint_alerts() == 1
+    assert unrecovered_complaint_alerts() == 0
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.payload["complaint"]["id"] == waiting.pk
+    assert delivery.payload["complaint"]["waiting_hours"] == 30
+
+
+def test_admin_shows_the_delivery_log(client: Any, administrator: Any, receiver: Receiver) -> None:
+    _subscribe(receiver, Event.INTERACTION_RECORDED)
+    webhooks_emit(event=Event.INTERACTION_RECORDED, items=[("k", {})])
+    client.force_login(administrator)
+    for url in (
+        "/admin/integrations/webhookdelivery/",
+        "/admin/integrations/webhooksubscription/",
+        "/admin/integrations/apikey/",
+    ):
+        assert client.get(url).status_code == 200
+
+
+def test_stranded_pending_deliveries_are_found_for_resending(receiver: Receiver) -> None:
+    _subscribe(receiver, Event.INTERACTION_RECORDED)
+    webhooks_emit(event=Event.INTERACTION_RECORDED, items=[("old", {}), ("new", {})])
+    old = WebhookDelivery.objects.get(event_key="old")
+    WebhookDelivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    from integrations.services import stranded_delivery_ids
+
+    assert stranded_delivery_ids() == [old.pk]
+    webhook_deliver(delivery_id=old.pk)
+    assert stranded_delivery_ids() == []
