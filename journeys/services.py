@@ -22,15 +22,18 @@ def journey_books(*, earliest: dict[int, datetime], refs: dict[int, set[str]]) -
     for touchpoints from `earliest` on: the open one, those still active within the quiet
     gap and longest span of that time, and the named ones asked for."""
     reach = settings.JOURNEY_QUIET_GAP + settings.JOURNEY_MAX_SPAN
-    query = Q(ref="", closed_at__isnull=True)
-    for customer_id, first in earliest.items():
-        query |= Q(customer_id=customer_id, last_interaction_at__gte=first - reach)
+    # One coarse query for the whole batch (a clause per customer makes the query itself
+    # the bottleneck), narrowed per customer below.
+    query = Q(ref="", closed_at__isnull=True) | Q(last_interaction_at__gte=min(earliest.values()) - reach)
     wanted_refs = {ref for customer_refs in refs.values() for ref in customer_refs}
     if wanted_refs:
         query |= Q(ref__in=wanted_refs)
     drafts: dict[int, list[JourneyDraft]] = defaultdict(list)
     for journey in Journey.objects.filter(customer_id__in=earliest.keys()).filter(query):
-        if journey.ref and journey.ref not in refs.get(journey.customer_id, set()):
+        if journey.ref:
+            if journey.ref not in refs.get(journey.customer_id, set()):
+                continue
+        elif journey.closed_at is not None and journey.last_interaction_at < earliest[journey.customer_id] - reach:
             continue
         drafts[journey.customer_id].append(
             JourneyDraft(
@@ -55,12 +58,16 @@ def journeys_save(books: dict[int, JourneyBook]) -> None:
     """Write back what the rules changed: closes first, so the one-open-journey
     constraint holds at every statement, then the new journeys (their pks filled in)."""
     changed = [
-        Journey(pk=d.pk, **{name: getattr(d, name) for name in SAVED_FIELDS})
-        for book in books.values()
+        Journey(pk=d.pk, customer_id=cid, ref=d.ref, **{name: getattr(d, name) for name in SAVED_FIELDS})
+        for cid, book in books.items()
         for d in book.journeys
         if d.changed and d.pk is not None
     ]
-    Journey.objects.bulk_update(changed, SAVED_FIELDS, batch_size=500)
+    # INSERT ... ON CONFLICT (id) DO UPDATE: one statement, where bulk_update builds a CASE
+    # expression per field and row that costs more than the whole insert.
+    Journey.objects.bulk_create(
+        changed, update_conflicts=True, unique_fields=["id"], update_fields=SAVED_FIELDS, batch_size=1000
+    )
     new_drafts = [(cid, d) for cid, book in books.items() for d in book.journeys if d.pk is None]
     created = Journey.objects.bulk_create(
         [

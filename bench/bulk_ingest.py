@@ -1,0 +1,207 @@
+"""Bulk ingest through the API vs raw PostgreSQL COPY of the same rows, in one run.
+
+    .venv/bin/python bench/bulk_ingest.py [--requests 100] [--items 1000] [--clients 2]
+
+Starts its own gunicorn (2 workers) and Celery worker on 127.0.0.1 against a scratch
+database (rememberly_bench, dropped and re-created) and Redis db 14, pushes the requests,
+then COPYs the same rows into a table shaped like the interactions table (same indexes
+and checks) and prints both rates. Needs the local PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import random
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = "postgres://postgres@127.0.0.1:5432"
+DB = "rememberly_bench"
+PORT = 8100
+CHANNELS = ["call", "email", "chat", "support_ticket", "meeting", "complaint", "newsletter"]
+
+
+def env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": f"{PG}/{DB}",
+        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "API_RATE_LIMIT": "1000000/min",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def manage(*args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env(), check=True, capture_output=True, text=True
+    ).stdout
+
+
+def payloads(requests: int, items: int, seed: int = 1) -> list[list[dict[str, object]]]:
+    rng = random.Random(seed)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    batches = []
+    for r in range(requests):
+        batch = []
+        for i in range(items):
+            n = r * items + i
+            customer = rng.randrange(5000)
+            batch.append(
+                {
+                    "customer_ref": f"B-{customer:05d}",
+                    "customer_name": f"Bench customer {customer}",
+                    "channel": rng.choice(CHANNELS),
+                    "valence": rng.randint(-2, 2),
+                    "occurred_at": (start + timedelta(minutes=n * 3)).isoformat(),
+                    "summary": "Benchmark touchpoint",
+                    "source": "bench",
+                    "external_id": f"b-{n}",
+                }
+            )
+        batches.append(batch)
+    return batches
+
+
+def push_all(batches: list[list[dict[str, object]]], key: str, clients: int) -> tuple[float, int]:
+    bodies = [json.dumps({"items": b}).encode() for b in batches]
+    created = [0]
+    lock = threading.Lock()
+    queue = list(range(len(bodies)))
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                index = queue.pop(0)
+            conn.request(
+                "POST",
+                "/api/v1/interactions/bulk/",
+                body=bodies[index],
+                headers={"Authorization": f"Api-Key {key}", "Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            body = json.loads(response.read())
+            if response.status != 200:
+                raise SystemExit(f"request {index} answered {response.status}: {str(body)[:300]}")
+            with lock:
+                created[0] += body["created"]
+                done = len(bodies) - len(queue)
+            print(f"\r  pushed {done}/{len(bodies)} requests", end="", flush=True)
+        conn.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print()
+    return time.perf_counter() - started, created[0]
+
+
+def copy_reference(batches: list[list[dict[str, object]]]) -> float:
+    """COPY the same rows into a table with the interactions table's indexes and checks."""
+    rows = [item for batch in batches for item in batch]
+    buffer = io.StringIO()
+    for n, item in enumerate(rows):
+        customer = int(str(item["customer_ref"])[2:]) + 1
+        buffer.write(
+            f"{n + 1}\t{customer}\t{customer}\t{item['channel']}\tinbound\t{item['occurred_at']}\t\\N\t1\t"
+            f"{item['valence']}\t3\t{item['summary']}\t\\N\t\t\\N\tf\t{item['source']}\t{item['external_id']}\t"
+            "2026-01-01T00:00:00+00\t2026-01-01T00:00:00+00\n"
+        )
+    with psycopg2.connect(f"{PG}/{DB}") as conn, conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_copy")
+        cur.execute("CREATE TABLE bench_copy (LIKE interactions_interaction INCLUDING ALL)")
+        conn.commit()
+        started = time.perf_counter()
+        buffer.seek(0)
+        cur.copy_expert(
+            "COPY bench_copy (id, customer_id, journey_id, channel, direction, occurred_at, staff_id, stage_id, "
+            "valence, intensity, summary, rating, rating_scale, resolves_id, resolved_on_first_contact, source, "
+            "external_id, created_at, updated_at) FROM STDIN",
+            buffer,
+        )
+        conn.commit()
+        elapsed = time.perf_counter() - started
+        cur.execute("SELECT count(*) FROM bench_copy")
+        assert cur.fetchone()[0] == len(rows)
+        cur.execute("DROP TABLE bench_copy")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=2)
+    args = parser.parse_args()
+
+    print(f"setting up {DB} ...")
+    admin = psycopg2.connect(f"{PG}/postgres")
+    admin.autocommit = True  # DROP/CREATE DATABASE cannot run in a transaction
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
+        cur.execute(f"CREATE DATABASE {DB}")
+    admin.close()
+    manage("migrate", "--noinput")
+    manage("collectstatic", "--noinput")
+    key = manage("issue_api_key", "bench", "--scope", "push").strip()
+    batches = payloads(args.requests, args.items)
+
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{PORT}",
+         "--workers", "2", "--timeout", "120"],
+        cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+        cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/login/")
+                break
+            except OSError:
+                time.sleep(0.2)
+        total = args.requests * args.items
+        print(f"API: {args.requests} x {args.items}-item bulk requests, {args.clients} clients")
+        api_seconds, created = push_all(batches, key, args.clients)
+        assert created == total, f"created {created} of {total}"
+        print("reference: COPY of the same rows")
+        copy_seconds = copy_reference(batches)
+    finally:
+        web.terminate()
+        worker.terminate()
+        web.wait()
+        worker.wait()
+
+    api_rate, copy_rate = total / api_seconds, total / copy_seconds
+    print()
+    print(f"{'measure':<34}{'items':>9}{'seconds':>10}{'items/s':>11}")
+    print(f"{'bulk API (gunicorn, 2 workers)':<34}{total:>9}{api_seconds:>10.2f}{api_rate:>11.0f}")
+    print(f"{'PostgreSQL COPY (same rows)':<34}{total:>9}{copy_seconds:>10.2f}{copy_rate:>11.0f}")
+    print(f"ratio API / COPY: {api_rate / copy_rate:.3f}   (target in DESIGN.md section 7: >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()
