@@ -13,4 +13,9 @@ def has_role(user: object, role: str) -> bool:
         return False
     if getattr(user, "is_superuser", False):
         return True
-    return user.groups.filter(name=role).exists()  # type: ignore[attr-defined]
+    # One query per request: the names are kept on the user object the request carries.
+    names = getattr(user, "_role_names", None)
+    if names is None:
+        names = frozenset(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+        user._role_names = names  # type: ignore[attr-defined]
+    return role in names

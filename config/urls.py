@@ -3,12 +3,19 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from customers import views as customer_views
+from dashboards import views as dashboard_views
 from interactions import views as interaction_views
 
 urlpatterns = [
     path("", customer_views.home, name="home"),
     path("customers/<int:pk>/", customer_views.customer_detail, name="customer-detail"),
     path("imports/", interaction_views.import_upload, name="import-upload"),
+    path("log/", interaction_views.log_touchpoint, name="log-touchpoint"),
+    path("customers/<int:customer_pk>/log/", interaction_views.log_touchpoint, name="log-touchpoint-for"),
+    path("customers/<int:customer_pk>/memory-badge/", interaction_views.memory_badge, name="memory-badge"),
+    path("log/customers/", interaction_views.customer_options, name="customer-options"),
+    path("log/complaints/", interaction_views.complaint_options, name="complaint-options"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

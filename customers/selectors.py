@@ -1,6 +1,8 @@
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from customers.models import Customer
 from interactions.models import Interaction
@@ -40,13 +42,38 @@ def open_complaints(customer: Customer) -> QuerySet[Interaction]:
     )
 
 
-def customer_timeline(customer: Customer, *, limit: int = 100) -> QuerySet[Interaction]:
-    return (
-        Interaction.objects.filter(customer=customer)
-        .select_related("stage", "staff", "resolves")
-        .order_by("-occurred_at", "-id")[:limit]
-    )
+def customer_timeline(
+    customer: Customer, *, channel: str = "", stage: str = "", limit: int = 100
+) -> QuerySet[Interaction]:
+    queryset = Interaction.objects.filter(customer=customer)
+    if channel:
+        queryset = queryset.filter(channel=channel)
+    if stage:
+        queryset = queryset.filter(stage__key=stage)
+    return queryset.select_related("stage", "staff", "resolves").order_by("-occurred_at", "-id")[:limit]
 
 
 def customer_journeys(customer: Customer, *, limit: int = 20) -> QuerySet[Journey]:
     return Journey.objects.filter(customer=customer).order_by("-started_at", "-id")[:limit]
+
+
+def customer_search(text: str, *, limit: int = 12) -> QuerySet[Customer]:
+    text = text.strip()
+    if len(text) < 2:
+        return Customer.objects.none()
+    return Customer.objects.filter(Q(name__icontains=text) | Q(ref__istartswith=text)).order_by("name")[:limit]
+
+
+def journey_stage_keys(journey_ids: list[int]) -> dict[int, set[str]]:
+    """Which of O'Connell's stages each journey went through (one query)."""
+    visited: dict[int, set[str]] = {jid: set() for jid in journey_ids}
+    rows = Interaction.objects.filter(journey_id__in=journey_ids).values_list("journey_id", "stage__key").distinct()
+    for journey_id, key in rows:
+        visited[journey_id].add(key)
+    return visited
+
+
+def lane_interactions(customer: Customer, *, days: int = 365, limit: int = 400) -> list[Interaction]:
+    since = timezone.now() - timedelta(days=days)
+    rows = Interaction.objects.filter(customer=customer, occurred_at__gte=since).order_by("-occurred_at", "-id")
+    return list(reversed(rows[:limit]))

@@ -1,14 +1,31 @@
-from django.contrib.auth.decorators import login_required, permission_required
+from datetime import timedelta
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 
+from accounts.access import EVERY_ROLE, role_required
+from customers.charts import memory_lane
 from customers.models import Customer
-from customers.selectors import customer_journeys, customer_timeline, customers_by_memory, open_complaints, overview
+from customers.selectors import (
+    customer_journeys,
+    customer_timeline,
+    customers_by_memory,
+    journey_stage_keys,
+    lane_interactions,
+    open_complaints,
+    overview,
+)
+from interactions.forms import TouchpointForm
+from interactions.models import Channel
+from interactions.views import channel_defaults_json, complaint_choices
+from journeys.models import JourneyStage
 from memory.explain import explain
-from memory.models import Band, CustomerMemory
+from memory.models import Band, CustomerMemory, ScoreSnapshot
+from memory.services import memory_parameters
 
 
-@login_required
+@role_required(*EVERY_ROLE)
 def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -17,11 +34,21 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("customers.view_customer", raise_exception=True)
+@role_required(*EVERY_ROLE)
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer.objects.select_related("segment", "owner"), pk=pk)
     memory = CustomerMemory.objects.filter(customer=customer).first()
+    journeys = list(customer_journeys(customer))
+    stages = list(JourneyStage.objects.all())
+    visited = journey_stage_keys([j.pk for j in journeys])
+    channel, stage = request.GET.get("channel", ""), request.GET.get("stage", "")
+    snapshots = list(
+        ScoreSnapshot.objects.filter(customer=customer, day__gte=timezone.now().date() - timedelta(days=365))
+        .order_by("day")
+        .only("day", "score")
+    )
+    params = memory_parameters()
+    complaints = list(open_complaints(customer))
     return render(
         request,
         "customers/detail.html",
@@ -29,8 +56,24 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "customer": customer,
             "memory": memory,
             "explanation": explain(memory.breakdown if memory else {}),
-            "journeys": customer_journeys(customer),
-            "open_complaints": open_complaints(customer),
-            "timeline": customer_timeline(customer),
+            "journeys": [(j, [(s, s.key in visited[j.pk]) for s in stages]) for j in journeys],
+            "open_complaints": complaints,
+            "timeline": customer_timeline(customer, channel=channel, stage=stage),
+            "lane": memory_lane(
+                lane_interactions(customer),
+                snapshots,
+                peaks={j.peak_interaction_id for j in journeys if j.peak_interaction_id},
+                ends={j.end_interaction_id for j in journeys if j.end_interaction_id},
+                params=params,
+            ),
+            "loss_aversion": params.loss_aversion,
+            "channels": Channel.choices,
+            "stages": stages,
+            "filter": {"channel": channel, "stage": stage},
+            "form": TouchpointForm(
+                initial={"customer": customer.ref}, complaints=complaint_choices(customer, complaints)
+            ),
+            "preset": customer,
+            "channel_defaults": channel_defaults_json(),
         },
     )

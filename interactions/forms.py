@@ -1,4 +1,12 @@
+import uuid
+from datetime import timedelta
+from typing import Any
+
 from django import forms
+from django.utils import timezone
+
+from interactions.models import SUMMARY_MAX_LENGTH, Channel, Direction, Valence
+from journeys.models import JourneyStage
 
 
 class ImportForm(forms.Form):
@@ -12,3 +20,56 @@ class ImportForm(forms.Form):
         if not upload.name.lower().endswith(".csv"):
             raise forms.ValidationError("Upload a .csv file.")
         return upload
+
+
+class TouchpointForm(forms.Form):
+    """Log a touchpoint in seconds: good defaults, Enter submits, a retry never duplicates."""
+
+    customer = forms.CharField(
+        label="Customer",
+        max_length=100,
+        help_text="Type a name or reference and pick from the list.",
+        widget=forms.TextInput(attrs={"list": "customer-options", "autocomplete": "off"}),
+    )
+    new_customer_name = forms.CharField(
+        label="New customer's name",
+        max_length=200,
+        required=False,
+        help_text="Only for a customer who is not in the list yet.",
+    )
+    channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.CALL)
+    stage = forms.ModelChoiceField(
+        queryset=JourneyStage.objects.all(), to_field_name="key", required=False, empty_label="Channel's default"
+    )
+    valence = forms.TypedChoiceField(
+        label="How did it feel to the customer?",
+        choices=Valence.choices,
+        coerce=int,
+        widget=forms.RadioSelect,
+    )
+    intensity = forms.TypedChoiceField(
+        label="How vivid",
+        choices=[("", "Channel's default"), *[(i, f"{i}") for i in range(1, 6)]],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    summary = forms.CharField(max_length=SUMMARY_MAX_LENGTH, required=False)
+    direction = forms.ChoiceField(choices=Direction.choices, initial=Direction.INBOUND)
+    resolves = forms.TypedChoiceField(
+        label="Resolves complaint", choices=[("", "-")], coerce=int, empty_value=None, required=False
+    )
+    resolved_on_first_contact = forms.BooleanField(required=False, label="Resolved on first contact")
+    minutes_ago = forms.IntegerField(
+        label="Happened ... minutes ago", min_value=0, max_value=60 * 24 * 365, initial=0, required=False
+    )
+    key = forms.UUIDField(widget=forms.HiddenInput, help_text="Makes a double submit harmless.")
+
+    def __init__(self, *args: Any, complaints: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["resolves"].choices = [("", "-"), *(complaints or [])]  # type: ignore[attr-defined]
+        if not self.is_bound:
+            self.initial.setdefault("key", uuid.uuid4())
+
+    def occurred_at(self) -> Any:
+        return timezone.now() - timedelta(minutes=self.cleaned_data.get("minutes_ago") or 0)

@@ -329,6 +329,12 @@ def _schedule_memory_refresh(customer_id: int) -> None:
     schedule_memory_refresh(customer_id)
 
 
+def _count_in_dashboards(interactions: list[Interaction], *, sign: int) -> None:
+    from dashboards.services import daily_stats_apply  # dashboards read interactions
+
+    daily_stats_apply(interactions=interactions, sign=sign)
+
+
 def _notify_recorded(interactions: list[Interaction]) -> None:
     from integrations.models import Event  # integrations builds on interactions
     from integrations.services import interaction_payloads, webhooks_emit
@@ -433,6 +439,7 @@ def interactions_record_many(
         if refresh_memory:
             for customer_id in touched:
                 _schedule_memory_refresh(customer_id)
+        _count_in_dashboards([p.interaction for p in pending if p.interaction is not None], sign=1)
         if notify_webhooks:
             _notify_recorded([p.interaction for p in pending if p.interaction is not None])
 
@@ -563,6 +570,7 @@ def interaction_change(*, interaction: Interaction, **changes: Any) -> Interacti
     if unknown:
         raise ValidationError({name: ["This field cannot be changed."] for name in sorted(unknown)})
     Customer.objects.select_for_update().filter(pk=interaction.customer_id).values_list("pk").get()
+    _count_in_dashboards([Interaction.objects.select_related("customer").get(pk=interaction.pk)], sign=-1)
     merged = {
         name: changes.get(name, getattr(interaction, name))
         for name in ("channel", "valence", "intensity", "direction", "summary", "rating", "rating_scale")
@@ -578,6 +586,7 @@ def interaction_change(*, interaction: Interaction, **changes: Any) -> Interacti
     for name, value in changes.items():
         setattr(interaction, name, value)
     interaction.save(update_fields=[*changes, "updated_at"])
+    _count_in_dashboards([Interaction.objects.select_related("customer").get(pk=interaction.pk)], sign=1)
     _bump_versions([interaction.customer_id], rewrite=True)
     _schedule_memory_refresh(interaction.customer_id)
     return interaction
@@ -587,6 +596,7 @@ def interaction_change(*, interaction: Interaction, **changes: Any) -> Interacti
 def interaction_delete(*, interaction: Interaction) -> None:
     Customer.objects.select_for_update().filter(pk=interaction.customer_id).values_list("pk").get()
     customer_id, journey_id = interaction.customer_id, interaction.journey_id
+    _count_in_dashboards([Interaction.objects.select_related("customer").get(pk=interaction.pk)], sign=-1)
     interaction.delete()
     journey_forget_interactions(journey_ids=[journey_id])
     _bump_versions([customer_id], rewrite=True)

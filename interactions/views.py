@@ -1,22 +1,156 @@
 import io
+import json
+import secrets
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 
-from accounts.roles import ADMINISTRATORS, has_role
-from interactions.forms import ImportForm
+from accounts.access import EVERY_ROLE, role_required
+from accounts.roles import ADMINISTRATORS
+from customers.models import Customer
+from customers.selectors import customer_search, open_complaints
+from customers.services import customer_create
+from interactions.forms import ImportForm, TouchpointForm
 from interactions.imports import ImportFormatError, import_csv
+from interactions.models import ChannelDefault, Interaction
+from interactions.services import interaction_record
+from memory.models import CustomerMemory
 
 SHOWN_ERRORS = 200
+WEB_SOURCE = "web"
 
 
-@login_required
+def complaint_choices(customer: Customer | None, complaints: list[Interaction] | None = None) -> list[tuple[int, str]]:
+    if customer is None:
+        return []
+    if complaints is None:
+        complaints = list(open_complaints(customer)[:50])
+    return [
+        (c.pk, f"{c.get_channel_display()} on {c.occurred_at:%-d %b %Y}: {c.summary[:60] or 'no summary'}")
+        for c in complaints
+    ]
+
+
+def channel_defaults_json() -> str:
+    return json.dumps(
+        {
+            d.channel: {"stage": d.stage.key, "intensity": d.intensity}
+            for d in ChannelDefault.objects.select_related("stage")
+        }
+    )
+
+
+def _find_customer(text: str) -> Customer | None:
+    return Customer.objects.filter(ref=text.strip()).first()
+
+
+@role_required(*EVERY_ROLE)
+def log_touchpoint(request: HttpRequest, customer_pk: int | None = None) -> HttpResponse:
+    """The staff's logging form; with htmx it answers with a fragment, without it redirects."""
+    preset = get_object_or_404(Customer, pk=customer_pk) if customer_pk else None
+    if request.method != "POST":
+        form = TouchpointForm(initial={"customer": preset.ref if preset else ""}, complaints=complaint_choices(preset))
+        return _render_form(request, form, preset)
+
+    customer = _find_customer(request.POST.get("customer", ""))
+    form = TouchpointForm(request.POST, complaints=complaint_choices(customer))
+    if not form.is_valid():
+        return _render_form(request, form, preset, status=400)
+    data = form.cleaned_data
+    if customer is None:
+        if not data["new_customer_name"].strip():
+            form.add_error("customer", "No customer has this reference: pick one from the list, or give a name below.")
+            return _render_form(request, form, preset, status=400)
+        customer = customer_create(ref=f"WEB-{secrets.token_hex(4).upper()}", name=data["new_customer_name"])
+    assert isinstance(request.user, User)  # noqa: S101 - role_required lets only signed-in users through
+    try:
+        result = interaction_record(
+            customer=customer,
+            channel=data["channel"],
+            valence=data["valence"],
+            occurred_at=form.occurred_at(),
+            stage=data["stage"],
+            intensity=data["intensity"],
+            summary=data["summary"],
+            direction=data["direction"],
+            staff=request.user,
+            resolves=data["resolves"],
+            resolved_on_first_contact=data["resolved_on_first_contact"],
+            source=WEB_SOURCE,
+            external_id=str(data["key"]),
+        )
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+        return _render_form(request, form, preset, status=400)
+    version = Customer.objects.values_list("history_version", flat=True).get(pk=customer.pk)
+    if not request.headers.get("HX-Request"):
+        return redirect("customer-detail", pk=customer.pk)
+    fresh = TouchpointForm(initial={"customer": preset.ref if preset else ""}, complaints=complaint_choices(preset))
+    return render(
+        request,
+        "interactions/_logged.html",
+        {
+            "interaction": result.interaction,
+            "created": result.created,
+            "customer": customer,
+            "version": version,
+            "form": fresh,
+            "preset": preset,
+            "channel_defaults": channel_defaults_json(),
+        },
+    )
+
+
+def _render_form(
+    request: HttpRequest, form: TouchpointForm, preset: Customer | None, status: int = 200
+) -> HttpResponse:
+    template = "interactions/_area.html" if request.headers.get("HX-Request") else "interactions/log.html"
+    return render(
+        request,
+        template,
+        {"form": form, "preset": preset, "channel_defaults": channel_defaults_json()},
+        status=status,
+    )
+
+
+@role_required(*EVERY_ROLE)
+def customer_options(request: HttpRequest) -> HttpResponse:
+    """Autocomplete: <option>s of customers whose name or reference matches."""
+    return render(
+        request, "interactions/_customer_options.html", {"customers": customer_search(request.GET.get("customer", ""))}
+    )
+
+
+@role_required(*EVERY_ROLE)
+def complaint_options(request: HttpRequest) -> HttpResponse:
+    """The chosen customer's complaints still waiting for recovery, as <option>s."""
+    customer = _find_customer(request.GET.get("customer", ""))
+    return render(request, "interactions/_complaint_options.html", {"complaints": complaint_choices(customer)})
+
+
+@role_required(*EVERY_ROLE)
+def memory_badge(request: HttpRequest, customer_pk: int) -> HttpResponse:
+    """The customer's score; polls itself until the memory has caught up with `version`."""
+    customer = get_object_or_404(Customer, pk=customer_pk)
+    memory = CustomerMemory.objects.filter(customer=customer).first()
+    try:
+        wanted = int(request.GET.get("version", "0"))
+    except ValueError:
+        wanted = 0
+    ready = memory is not None and memory.history_version >= wanted
+    return render(
+        request,
+        "interactions/_memory_badge.html",
+        {"customer": customer, "memory": memory, "ready": ready, "version": wanted},
+    )
+
+
+@role_required(ADMINISTRATORS)
 def import_upload(request: HttpRequest) -> HttpResponse:
     """Administrators upload history from another system; rows stream through the bulk path."""
-    if not has_role(request.user, ADMINISTRATORS):
-        raise PermissionDenied
     report, problem = None, ""
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():

@@ -29,6 +29,9 @@ class CustomerMemory(models.Model):
     parameters_fingerprint = models.CharField(max_length=64, blank=True)
     last_interaction_at = models.DateTimeField(null=True, blank=True)
     full_recomputes = models.PositiveIntegerField(default=0)
+    next_touch_gain = models.FloatField(
+        default=0.0, help_text="Score points one very good call now would add (as of score_as_of)."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -37,7 +40,10 @@ class CustomerMemory(models.Model):
             models.CheckConstraint(condition=Q(score__gte=0, score__lte=100), name="memory_score_range"),
             models.CheckConstraint(condition=Q(band__in=Band.values), name="memory_band_valid"),
         ]
-        indexes = [models.Index(fields=["band", "score"], name="memory_band_score_idx")]
+        indexes = [
+            models.Index(fields=["band", "score"], name="memory_band_score_idx"),
+            models.Index(fields=["-next_touch_gain"], name="memory_next_touch_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"memory of customer {self.customer_id}: {self.score:.0f}"

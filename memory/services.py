@@ -13,7 +13,7 @@ from django.utils import timezone
 from customers.models import Customer
 from interactions.models import Interaction
 from journeys.models import Journey
-from memory.engine import JourneyMemory, MemoryParameters, MemoryState, Reading, Touch, recompute
+from memory.engine import JourneyMemory, MemoryParameters, MemoryState, Reading, Touch, expected_gain, recompute
 from memory.models import CustomerMemory, ScoreSnapshot
 
 TOUCH_FIELDS = (
@@ -142,6 +142,7 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
         memory.full_recomputes += 1
 
     _apply_reading(memory, state.read(now.timestamp(), params), now)
+    memory.next_touch_gain = _next_touch_gain(state, params, now, max_id)
     memory.state = state.to_dict()
     memory.history_version = history_version
     memory.rewrite_version = rewrite_version
@@ -153,6 +154,28 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
     if memory.band != previous_band:
         _notify_band_change(memory, previous_band, now)
     return memory
+
+
+def _next_touch_gain(state: MemoryState, params: MemoryParameters, now: datetime, max_id: int) -> float:
+    """What one very good call now would add: a good ending to an open journey that is
+    going badly is worth far more than another touch to a happy customer."""
+    if state.active is None or state.last_at is None:
+        journey_id = state.max_journey_id + 1
+    else:
+        open_journey = Journey.objects.filter(pk=state.active.journey_id, closed_at__isnull=True).exists()
+        recent = now.timestamp() - state.last_at <= settings.JOURNEY_QUIET_GAP.total_seconds()
+        journey_id = state.active.journey_id if open_journey and recent else state.max_journey_id + 1
+    # The touch a manager can plan: a very good, fairly vivid call, now.
+    touch = Touch(
+        id=max_id + 1,
+        at=max(now.timestamp(), state.last_at or 0.0),
+        journey_id=journey_id,
+        stage="fulfilment",
+        channel="call",
+        valence=2,
+        intensity=3,
+    )
+    return max(0.0, expected_gain(state, touch, touch.at, params))
 
 
 def _notify_band_change(memory: CustomerMemory, previous: str, now: datetime) -> None:

@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from accounts.roles import ADMINISTRATORS, MANAGERS, SUPPORT_STAFF
 from config.celery import app as celery_app
 from customers.models import Customer
+from tests.browser import browser, page  # noqa: F401 - fixtures for the browser tests
 from tests.factories import CustomerFactory, UserFactory
 
 

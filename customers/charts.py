@@ -1,0 +1,131 @@
+"""Charts drawn on the server as SVG: no script, no CDN, readable without JavaScript."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.utils import timezone
+
+from interactions.models import Interaction
+from memory.engine import MemoryParameters, felt
+from memory.models import ScoreSnapshot
+
+WIDTH, HEIGHT = 880, 240
+LEFT, RIGHT, TOP, BOTTOM = 44, 44, 14, 28
+
+
+@dataclass(frozen=True)
+class LanePoint:
+    x: float
+    y: float
+    kind: str  # "peak", "end" or "plain"
+    sign: str  # "good", "bad" or "neutral"
+    title: str
+
+
+@dataclass(frozen=True)
+class MemoryLane:
+    width: int
+    height: int
+    points: list[LanePoint]
+    score_path: str
+    score_dots: list[tuple[float, float, str]]
+    zero_y: float
+    top_y: float
+    bottom_y: float
+    ticks: list[tuple[float, str]]
+    left: int
+    right_x: int
+    plot_w: int
+    plot_h: int
+    tick_y: int
+    impact_labels: list[tuple[float, str]]
+    score_labels: list[tuple[float, str]]
+    empty: bool
+
+
+def memory_lane(
+    interactions: Sequence[Interaction],
+    snapshots: Sequence[ScoreSnapshot],
+    *,
+    peaks: set[int],
+    ends: set[int],
+    params: MemoryParameters,
+    now: datetime | None = None,
+) -> MemoryLane:
+    now = now or timezone.now()
+    times = [i.occurred_at for i in interactions] + [
+        datetime.combine(s.day, time(12), tzinfo=now.tzinfo) for s in snapshots
+    ]
+    start = min(times, default=now - timedelta(days=30))
+    span = max((now - start).total_seconds(), 86_400.0)
+    low, high = -params.loss_aversion, 1.0
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def x_of(moment: datetime) -> float:
+        return round(LEFT + plot_w * (moment - start).total_seconds() / span, 1)
+
+    def y_of_impact(value: float) -> float:
+        return round(TOP + plot_h * (high - value) / (high - low), 1)
+
+    def y_of_score(score: float) -> float:
+        return round(TOP + plot_h * (100 - score) / 100, 1)
+
+    points = []
+    for i in interactions:
+        impact = felt((i.valence / 2) * (i.intensity / 5), params)
+        kind = "peak" if i.pk in peaks else "end" if i.pk in ends else "plain"
+        sign = "good" if impact > 0 else "bad" if impact < 0 else "neutral"
+        title = f"{i.occurred_at:%-d %b %Y}: {i.get_channel_display()}, {i.get_valence_display().lower()}"
+        if kind != "plain":
+            title += f" (the {kind} of its journey)"
+        points.append(LanePoint(x_of(i.occurred_at), y_of_impact(impact), kind, sign, title))
+    path = " ".join(
+        f"{'M' if n == 0 else 'L'}{x_of(datetime.combine(s.day, time(12), tzinfo=now.tzinfo))},{y_of_score(s.score)}"
+        for n, s in enumerate(snapshots)
+    )
+    ticks = _month_ticks(start.date(), now.date(), x_of, now)
+    # The latest reading as a dot, so one day of history still shows a score.
+    score_dots = [
+        (
+            x_of(datetime.combine(s.day, time(12), tzinfo=now.tzinfo)),
+            y_of_score(s.score),
+            f"{s.day:%-d %b}: {s.score:.0f}",
+        )
+        for s in snapshots[-1:]
+    ]
+    return MemoryLane(
+        width=WIDTH,
+        height=HEIGHT,
+        points=points,
+        score_path=path,
+        score_dots=score_dots,
+        zero_y=y_of_impact(0.0),
+        top_y=TOP,
+        bottom_y=HEIGHT - BOTTOM,
+        ticks=ticks,
+        left=LEFT,
+        right_x=WIDTH - RIGHT,
+        plot_w=plot_w,
+        plot_h=plot_h,
+        tick_y=HEIGHT - 8,
+        impact_labels=[(y_of_impact(v), f"{v:+.1f}") for v in (1.0, 0.0, -1.0, -params.loss_aversion)],
+        score_labels=[(y_of_score(v), str(v)) for v in (100, 50, 0)],
+        empty=not interactions,
+    )
+
+
+def _month_ticks(first: date, last: date, x_of: object, now: datetime) -> list[tuple[float, str]]:
+    ticks = []
+    day = date(first.year, first.month, 1)
+    months = (last.year - first.year) * 12 + last.month - first.month + 1
+    step = max(1, months // 8)
+    for n in range(0, months + 1, step):
+        year, month = divmod(first.month - 1 + n, 12)
+        day = date(first.year + year, month + 1, 1)
+        if first <= day <= last:
+            moment = datetime.combine(day, time(0), tzinfo=now.tzinfo)
+            ticks.append((x_of(moment), f"{day:%b %y}"))  # type: ignore[operator]
+    return ticks

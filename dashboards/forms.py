@@ -1,0 +1,22 @@
+from django import forms
+from django.contrib.auth.models import User
+
+from customers.models import Segment
+from interactions.models import Channel
+from journeys.models import JourneyStage
+
+PERIODS = [(7, "last 7 days"), (30, "last 30 days"), (90, "last 90 days"), (365, "last year")]
+
+
+class DashboardFilters(forms.Form):
+    segment = forms.ModelChoiceField(queryset=Segment.objects.all(), required=False, empty_label="All segments")
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.filter(owned_customers__isnull=False).distinct().order_by("first_name", "username"),
+        required=False,
+        empty_label="All owners",
+    )
+    channel = forms.ChoiceField(choices=[("", "All channels"), *Channel.choices], required=False)
+    stage = forms.ModelChoiceField(
+        queryset=JourneyStage.objects.all(), to_field_name="key", required=False, empty_label="All stages"
+    )
+    period = forms.TypedChoiceField(choices=PERIODS, coerce=int, required=False, empty_value=None, initial=90)

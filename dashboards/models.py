@@ -1,0 +1,33 @@
+from django.db import models
+
+
+class DailyStat(models.Model):
+    """Touchpoints of one day, counted by stage, channel, segment, owner and staff member.
+
+    The dashboards read these rows instead of every interaction. Raw impact sums are kept
+    apart by sign so that the felt average uses the loss aversion in force when read.
+    Segment and owner are the customer's when the touchpoint was recorded; 0 means none
+    (a unique key treats NULLs as distinct, which would break the upsert).
+    """
+
+    day = models.DateField()
+    stage_id = models.PositiveIntegerField()
+    channel = models.CharField(max_length=32)
+    segment_id = models.PositiveBigIntegerField(default=0)
+    owner_id = models.PositiveBigIntegerField(default=0)
+    staff_id = models.PositiveBigIntegerField(default=0)
+    count = models.IntegerField(default=0)
+    negative_count = models.IntegerField(default=0)
+    positive_sum = models.FloatField(default=0.0)
+    negative_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "stage_id", "channel", "segment_id", "owner_id", "staff_id"], name="one_stat_per_key"
+            )
+        ]
+        indexes = [models.Index(fields=["day"], name="dailystat_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel}: {self.count}"

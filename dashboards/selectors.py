@@ -1,0 +1,170 @@
+"""The manager dashboard's panels. Each reads precomputed state (memories, daily
+touchpoint counts, daily score snapshots), never every interaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum
+from django.utils import timezone
+
+from customers.models import Customer, Segment
+from dashboards.models import DailyStat
+from interactions.models import Channel, Interaction
+from journeys.models import JourneyStage
+from memory.engine import MemoryParameters
+from memory.models import Band, CustomerMemory, ScoreSnapshot
+
+
+@dataclass(frozen=True)
+class Filters:
+    segment: Segment | None = None
+    owner: User | None = None
+    channel: str = ""
+    stage: JourneyStage | None = None
+    period_days: int = 90
+
+    @property
+    def since(self) -> date:
+        return timezone.now().date() - timedelta(days=self.period_days)
+
+    def customers(self, prefix: str = "") -> Q:
+        q = Q()
+        if self.segment:
+            q &= Q(**{f"{prefix}segment": self.segment})
+        if self.owner:
+            q &= Q(**{f"{prefix}owner": self.owner})
+        return q
+
+    def touchpoints(self, prefix: str = "") -> Q:
+        q = self.customers(prefix + "customer__")
+        if self.channel:
+            q &= Q(**{f"{prefix}channel": self.channel})
+        if self.stage:
+            q &= Q(**{f"{prefix}stage": self.stage})
+        return q
+
+
+def _stats(filters: Filters) -> QuerySet[DailyStat]:
+    q = Q(day__gte=filters.since)
+    if filters.segment:
+        q &= Q(segment_id=filters.segment.pk)
+    if filters.owner:
+        q &= Q(owner_id=filters.owner.pk)
+    if filters.channel:
+        q &= Q(channel=filters.channel)
+    if filters.stage:
+        q &= Q(stage_id=filters.stage.pk)
+    return DailyStat.objects.filter(q)
+
+
+def _felt_average(row: Mapping[str, Any], params: MemoryParameters) -> float | None:
+    if not row["n"]:
+        return None
+    return (row["pos"] + params.loss_aversion * row["neg"]) / row["n"]
+
+
+def band_distribution(filters: Filters) -> list[dict[str, Any]]:
+    counts = dict(
+        CustomerMemory.objects.filter(filters.customers("customer__"))
+        .values_list("band")
+        .annotate(n=Count("pk"))
+        .values_list("band", "n")
+    )
+    total = sum(counts.values()) or 1
+    return [
+        {"band": band, "label": label, "count": counts.get(band, 0), "share": counts.get(band, 0) / total}
+        for band, label in Band.choices
+    ]
+
+
+def at_risk(filters: Filters, limit: int = 15) -> QuerySet[CustomerMemory]:
+    return (
+        CustomerMemory.objects.filter(filters.customers("customer__"), band=Band.AT_RISK)
+        .select_related("customer", "customer__owner", "customer__segment")
+        .order_by("score", "customer_id")[:limit]
+    )
+
+
+def recovery_queue(filters: Filters, limit: int = 30) -> QuerySet[Interaction]:
+    """Complaints, and bad endings of journeys still open, that nobody has recovered yet,
+    oldest first: the customers we are tempted to avoid (seeds/002)."""
+    waiting = Q(channel=Channel.COMPLAINT) | Q(pk=F("journey__end_interaction_id"), journey__closed_at__isnull=True)
+    return (
+        Interaction.objects.filter(
+            waiting,
+            filters.touchpoints(),
+            valence__lt=0,
+            resolved_on_first_contact=False,
+            resolutions__isnull=True,
+            occurred_at__date__gte=filters.since,
+        )
+        .select_related("customer", "customer__owner", "staff")
+        .order_by("occurred_at", "id")[:limit]
+    )
+
+
+def heatmap(filters: Filters, params: MemoryParameters) -> dict[str, Any]:
+    """Average felt impact by stage (rows) and channel (columns): where bad memories form."""
+    rows = (
+        _stats(filters)
+        .values("stage_id", "channel")
+        .annotate(n=Sum("count"), pos=Sum("positive_sum"), neg=Sum("negative_sum"))
+    )
+    cells = {(r["stage_id"], r["channel"]): (_felt_average(r, params), r["n"]) for r in rows}
+    stages = [filters.stage] if filters.stage else list(JourneyStage.objects.all())
+    channels = [(c, label) for c, label in Channel.choices if not filters.channel or c == filters.channel]
+    grid = [
+        (stage, [(label, *cells.get((stage.pk, channel), (None, 0))) for channel, label in channels])
+        for stage in stages
+    ]
+    return {"channels": channels, "grid": grid}
+
+
+def memory_makers(filters: Filters, params: MemoryParameters, limit: int = 12) -> list[dict[str, Any]]:
+    """Staff by the felt impact of their touchpoints (seeds/001: hire memory makers)."""
+    rows = (
+        _stats(filters)
+        .exclude(staff_id=0)
+        .values("staff_id")
+        .annotate(n=Sum("count"), pos=Sum("positive_sum"), neg=Sum("negative_sum"), bad=Sum("negative_count"))
+    )
+    people = User.objects.in_bulk([r["staff_id"] for r in rows])
+    makers = [
+        {
+            "staff": people.get(r["staff_id"]),
+            "touchpoints": r["n"],
+            "felt": _felt_average(r, params),
+            "bad_share": r["bad"] / r["n"] if r["n"] else 0.0,
+        }
+        for r in rows
+        if r["n"]
+    ]
+    makers.sort(key=lambda m: m["felt"] or 0.0, reverse=True)
+    return makers[:limit]
+
+
+def next_best_touches(filters: Filters, limit: int = 12) -> QuerySet[CustomerMemory]:
+    return (
+        CustomerMemory.objects.filter(filters.customers("customer__"), next_touch_gain__gt=0)
+        .select_related("customer", "customer__owner")
+        .order_by("-next_touch_gain", "customer_id")[:limit]
+    )
+
+
+def score_trend(filters: Filters) -> list[tuple[date, float, int]]:
+    rows = (
+        ScoreSnapshot.objects.filter(filters.customers("customer__"), day__gte=filters.since)
+        .values("day")
+        .annotate(avg=Avg("score"), n=Count("pk"))
+        .order_by("day")
+    )
+    return [(r["day"], r["avg"], r["n"]) for r in rows]
+
+
+def customers_in_scope(filters: Filters) -> int:
+    return Customer.objects.filter(filters.customers()).count()

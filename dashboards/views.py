@@ -1,0 +1,149 @@
+import csv
+from datetime import date
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.access import MANAGEMENT, role_required
+from dashboards.forms import DashboardFilters
+from dashboards.selectors import (
+    Filters,
+    at_risk,
+    band_distribution,
+    customers_in_scope,
+    heatmap,
+    memory_makers,
+    next_best_touches,
+    recovery_queue,
+    score_trend,
+)
+from memory.services import memory_parameters
+
+TREND_W, TREND_H, PAD = 560, 160, 28
+EXPORTS = ("at_risk", "recovery_queue", "memory_makers", "next_best_touches", "heatmap", "bands")
+
+
+def _filters(form: DashboardFilters) -> Filters:
+    if not form.is_valid():
+        return Filters()
+    data = form.cleaned_data
+    return Filters(
+        segment=data["segment"],
+        owner=data["owner"],
+        channel=data["channel"] or "",
+        stage=data["stage"],
+        period_days=data["period"] or 90,
+    )
+
+
+def _trend_svg(points: list[tuple[date, float, int]]) -> dict[str, Any]:
+    if not points:
+        return {"path": "", "dots": []}
+    first, last = points[0][0], points[-1][0]
+    span = max((last - first).days, 1)
+    coords = [
+        (
+            round(PAD + (TREND_W - 2 * PAD) * (day - first).days / span, 1),
+            round(PAD / 2 + (TREND_H - PAD) * (100 - avg) / 100, 1),
+            day,
+            avg,
+        )
+        for day, avg, _ in points
+    ]
+    path = " ".join(f"{'M' if n == 0 else 'L'}{x},{y}" for n, (x, y, _, _) in enumerate(coords))
+    return {
+        "path": path,
+        "dots": coords[-1:] if len(coords) > 1 else coords,
+        "first": first,
+        "last": last,
+        "y50": round(PAD / 2 + (TREND_H - PAD) * 0.5, 1),
+    }
+
+
+@role_required(*MANAGEMENT)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    form = DashboardFilters(request.GET or None)
+    filters = _filters(form)
+    params = memory_parameters()
+    export = request.GET.get("export", "")
+    panels = {
+        "bands": band_distribution(filters),
+        "at_risk": list(at_risk(filters)),
+        "recovery_queue": list(recovery_queue(filters)),
+        "heatmap": heatmap(filters, params),
+        "memory_makers": memory_makers(filters, params),
+        "next_best_touches": list(next_best_touches(filters)),
+    }
+    if export in EXPORTS:
+        return _csv(export, panels[export])
+    trend = score_trend(filters)
+    return render(
+        request,
+        "dashboards/dashboard.html",
+        {
+            "form": form if form.is_bound else DashboardFilters(),
+            "filters": filters,
+            "customers": customers_in_scope(filters),
+            "trend": _trend_svg(trend),
+            "trend_size": (TREND_W, TREND_H),
+            "trend_points": len(trend),
+            "query": request.GET.urlencode(),
+            "loss_aversion": params.loss_aversion,
+            **panels,
+        },
+    )
+
+
+def _csv(panel: str, rows: Any) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="rememberly-{panel.replace("_", "-")}.csv"'
+    writer = csv.writer(response)
+    if panel == "at_risk":
+        writer.writerow(["customer_ref", "customer", "segment", "owner", "score", "band", "trend_30d"])
+        for m in rows:
+            c = m.customer
+            writer.writerow(
+                [c.ref, c.name, c.segment or "", _name(c.owner), f"{m.score:.1f}", m.band, _num(m.trend_30d)]
+            )
+    elif panel == "recovery_queue":
+        writer.writerow(["occurred_at", "customer_ref", "customer", "owner", "channel", "valence", "summary"])
+        for i in rows:
+            writer.writerow(
+                [
+                    i.occurred_at.isoformat(),
+                    i.customer.ref,
+                    i.customer.name,
+                    _name(i.customer.owner),
+                    i.channel,
+                    i.valence,
+                    i.summary,
+                ]
+            )
+    elif panel == "memory_makers":
+        writer.writerow(["staff", "touchpoints", "average_felt_impact", "share_bad"])
+        for m in rows:
+            writer.writerow([_name(m["staff"]), m["touchpoints"], _num(m["felt"], 3), f"{m['bad_share']:.3f}"])
+    elif panel == "next_best_touches":
+        writer.writerow(["customer_ref", "customer", "owner", "score", "expected_gain"])
+        for m in rows:
+            writer.writerow(
+                [m.customer.ref, m.customer.name, _name(m.customer.owner), f"{m.score:.1f}", f"{m.next_touch_gain:.1f}"]
+            )
+    elif panel == "heatmap":
+        writer.writerow(["stage", *[label for _, label in rows["channels"]]])
+        for stage, cells in rows["grid"]:
+            writer.writerow([stage.name, *[_num(value, 3) for _, value, _ in cells]])
+    else:
+        writer.writerow(["band", "customers", "share"])
+        for b in rows:
+            writer.writerow([b["band"], b["count"], f"{b['share']:.3f}"])
+    return response
+
+
+def _name(user: Any) -> str:
+    return (user.get_full_name() or user.username) if user else ""
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "" if value is None else f"{value:.{digits}f}"

@@ -1,0 +1,65 @@
+"""Every page x every role: who gets in, who is sent to log in, who is refused."""
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from memory.services import memory_refresh
+from tests.factories import CustomerFactory, record
+
+pytestmark = pytest.mark.django_db
+
+EVERY_ROLE = {"staff_member": 200, "manager": 200, "administrator": 200, "outsider": 403}
+MANAGERS_ONLY = {"staff_member": 403, "manager": 200, "administrator": 200, "outsider": 403}
+ADMINS_ONLY = {"staff_member": 403, "manager": 403, "administrator": 200, "outsider": 403}
+PAGES = [
+    ("/", EVERY_ROLE),
+    ("/log/", EVERY_ROLE),
+    ("/customers/{pk}/", EVERY_ROLE),
+    ("/customers/{pk}/log/", EVERY_ROLE),
+    ("/customers/{pk}/memory-badge/?version=1", EVERY_ROLE),
+    ("/log/customers/?customer=ac", EVERY_ROLE),
+    ("/log/complaints/?customer=C-1", EVERY_ROLE),
+    ("/dashboard/", MANAGERS_ONLY),
+    ("/dashboard/?export=at_risk", MANAGERS_ONLY),
+    ("/imports/", ADMINS_ONLY),
+]
+
+
+@pytest.fixture
+def customer_pk() -> int:
+    customer = CustomerFactory.create()
+    record(customer)
+    memory_refresh(customer_id=customer.pk)
+    return customer.pk
+
+
+@pytest.mark.parametrize(("path", "expected"), PAGES)
+@pytest.mark.parametrize("persona", ["anonymous", "staff_member", "manager", "administrator", "outsider"])
+def test_page_access_by_role(
+    client: Client, path: str, expected: dict[str, int], persona: str, customer_pk: int, request: Any
+) -> None:
+    if persona != "anonymous":
+        client.force_login(request.getfixturevalue(persona))
+    response = client.get(path.format(pk=customer_pk))
+    if persona == "anonymous":
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+    else:
+        assert response.status_code == expected[persona]
+
+
+def test_log_form_post_requires_csrf(staff_member: Any) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_member)
+    assert client.post("/log/", {"customer": "X"}).status_code == 403
+
+
+def test_dashboard_query_count_is_flat(client: Client, manager: Any, django_assert_max_num_queries: Any) -> None:
+    for n in range(25):
+        customer = CustomerFactory.create()
+        record(customer, channel="complaint", valence=-1, days=n, staff=manager)
+        memory_refresh(customer_id=customer.pk)
+    client.force_login(manager)
+    with django_assert_max_num_queries(20):
+        assert client.get("/dashboard/?period=365").status_code == 200
