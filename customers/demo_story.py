@@ -24,6 +24,7 @@ ARCHETYPES = {
     "recovering": (0.15, 1.8, 0.004, 1.2),
 }
 
+STAGES = ["anticipation", "trepidation", "inspection", "fulfilment"]
 CHANNEL_WEIGHTS = {
     "email": 22,
     "call": 18,
@@ -74,6 +75,7 @@ class StoryTouch:
     staff_index: int = 0
     rating: int | None = None
     rating_scale: str = ""
+    stage: str | None = None
     resolves_index: int | None = None
     resolved_on_first_contact: bool = False
 
@@ -158,6 +160,9 @@ def customer_story(
         if rng.random() < rate / 30.0:
             channel = rng.choices(channels, weights=weights)[0]
             staff_index = owner_index if rng.random() < 0.5 else rng.randrange(len(staff_skills))
+            # Staff tag the stage by the customer's state of mind; a quarter of the time
+            # that is not the channel's usual stage.
+            stage = rng.choice(STAGES) if rng.random() < 0.25 else None
             story.touches.append(
                 StoryTouch(
                     at=day + timedelta(hours=rng.randint(8, 18), minutes=rng.randint(0, 59)),
@@ -167,6 +172,7 @@ def customer_story(
                     summary=rng.choice(SUMMARIES[channel]),
                     direction="outbound" if channel in {"newsletter", "meeting", "account_review"} else "inbound",
                     staff_index=staff_index,
+                    stage=stage,
                 )
             )
 

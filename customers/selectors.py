@@ -1,11 +1,11 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
-from interactions.models import Interaction
+from interactions.models import Channel, Interaction
 from journeys.models import Journey
 from memory.models import Band, CustomerMemory
 
@@ -32,13 +32,20 @@ def customers_by_memory(*, band: str | None = None, limit: int = 25) -> QuerySet
     return queryset.order_by("memory__score", "id")[:limit]
 
 
+def waiting_for_recovery() -> QuerySet[Interaction]:
+    """Complaints, and bad endings of journeys still open, that nobody has recovered yet:
+    the one rule behind the customer page and the dashboard's recovery queue (seeds/002)."""
+    complaint_or_bad_ending = Q(channel=Channel.COMPLAINT) | Q(
+        pk=F("journey__end_interaction_id"), journey__closed_at__isnull=True
+    )
+    return Interaction.objects.filter(
+        complaint_or_bad_ending, valence__lt=0, resolved_on_first_contact=False, resolutions__isnull=True
+    )
+
+
 def open_complaints(customer: Customer) -> QuerySet[Interaction]:
-    """Complaints and bad touchpoints nobody has recovered yet, oldest first (seeds/002)."""
     return (
-        Interaction.objects.filter(customer=customer, valence__lt=0, resolved_on_first_contact=False)
-        .filter(resolutions__isnull=True)
-        .select_related("staff", "stage")
-        .order_by("occurred_at", "id")
+        waiting_for_recovery().filter(customer=customer).select_related("staff", "stage").order_by("occurred_at", "id")
     )
 
 

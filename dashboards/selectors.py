@@ -9,10 +9,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Avg, Count, F, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from customers.models import Customer, Segment
+from customers.selectors import waiting_for_recovery
 from dashboards.models import DailyStat
 from interactions.models import Channel, Interaction
 from journeys.models import JourneyStage
@@ -93,16 +94,9 @@ def at_risk(filters: Filters, limit: int = 15) -> QuerySet[CustomerMemory]:
 def recovery_queue(filters: Filters, limit: int = 30) -> QuerySet[Interaction]:
     """Complaints, and bad endings of journeys still open, that nobody has recovered yet,
     oldest first: the customers we are tempted to avoid (seeds/002)."""
-    waiting = Q(channel=Channel.COMPLAINT) | Q(pk=F("journey__end_interaction_id"), journey__closed_at__isnull=True)
     return (
-        Interaction.objects.filter(
-            waiting,
-            filters.touchpoints(),
-            valence__lt=0,
-            resolved_on_first_contact=False,
-            resolutions__isnull=True,
-            occurred_at__date__gte=filters.since,
-        )
+        waiting_for_recovery()
+        .filter(filters.touchpoints(), occurred_at__date__gte=filters.since)
         .select_related("customer", "customer__owner", "staff")
         .order_by("occurred_at", "id")[:limit]
     )

@@ -42,14 +42,15 @@ def _trend_svg(points: list[tuple[date, float, int]]) -> dict[str, Any]:
         return {"path": "", "dots": []}
     first, last = points[0][0], points[-1][0]
     span = max((last - first).days, 1)
+    # The axis spans the data (with a margin), so a move of a few points is visible.
+    low = max(0.0, min(avg for _, avg, _ in points) - 5)
+    high = min(100.0, max(avg for _, avg, _ in points) + 5)
+
+    def y_of(score: float) -> float:
+        return round(PAD / 2 + (TREND_H - PAD) * (high - score) / (high - low), 1)
+
     coords = [
-        (
-            round(PAD + (TREND_W - 2 * PAD) * (day - first).days / span, 1),
-            round(PAD / 2 + (TREND_H - PAD) * (100 - avg) / 100, 1),
-            day,
-            avg,
-        )
-        for day, avg, _ in points
+        (round(PAD + (TREND_W - 2 * PAD) * (day - first).days / span, 1), y_of(avg), day, avg) for day, avg, _ in points
     ]
     path = " ".join(f"{'M' if n == 0 else 'L'}{x},{y}" for n, (x, y, _, _) in enumerate(coords))
     return {
@@ -57,7 +58,7 @@ def _trend_svg(points: list[tuple[date, float, int]]) -> dict[str, Any]:
         "dots": coords[-1:] if len(coords) > 1 else coords,
         "first": first,
         "last": last,
-        "y50": round(PAD / 2 + (TREND_H - PAD) * 0.5, 1),
+        "axis": [(y_of(v), f"{v:.0f}") for v in (high, low)],
     }
 
 

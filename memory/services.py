@@ -3,7 +3,7 @@
 import hashlib
 import json
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -198,3 +198,27 @@ def _notify_band_change(memory: CustomerMemory, previous: str, now: datetime) ->
             )
         ],
     )
+
+
+def memory_backfill_history(*, customer_id: int, start: date, end: date, every_days: int = 7) -> int:
+    """Score snapshots for past days, each computed from the touchpoints known by then
+    (for a history imported in one go, so that trends have something to compare with)."""
+    params = memory_parameters()
+    touches = customer_touches(customer_id)
+    rows = []
+    day = start
+    while day < end:
+        cutoff = datetime.combine(day, time(23, 59), tzinfo=UTC).timestamp()
+        known = [t for t in touches if t.at <= cutoff]
+        if known:
+            reading = recompute(known, params).state.read(cutoff, params)
+            rows.append(
+                ScoreSnapshot(
+                    customer_id=customer_id, day=day, score=reading.score, band=reading.band, value=reading.value
+                )
+            )
+        day += timedelta(days=every_days)
+    ScoreSnapshot.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["customer", "day"], update_fields=["score", "band", "value"]
+    )
+    return len(rows)

@@ -161,3 +161,14 @@ def test_a_burst_for_one_customer_queues_one_task_on_the_real_broker(
     after = queued_messages()
     purge_queue()
     assert after - before == 1
+
+
+def test_backfilled_history_matches_what_was_known_each_day(customer: Customer) -> None:
+    from memory.services import memory_backfill_history
+
+    record(customer, days=0, channel="complaint", valence=-2)
+    record(customer, days=20, valence=2, intensity=5)
+    made = memory_backfill_history(customer_id=customer.pk, start=T0.date(), end=(T0 + timedelta(days=28)).date())
+    assert made == 4
+    scores = list(ScoreSnapshot.objects.filter(customer=customer).order_by("day").values_list("score", flat=True))
+    assert scores[0] < 10 and scores[-1] > scores[1]  # the complaint first, lifted after day 20

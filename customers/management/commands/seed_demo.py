@@ -18,7 +18,7 @@ from customers.models import Customer, CustomerKind
 from customers.services import customer_create, segment_get_or_create
 from interactions.models import Interaction
 from interactions.services import interaction_record
-from memory.services import memory_refresh
+from memory.services import memory_backfill_history, memory_refresh
 
 DEMO_SOURCE = "demo"
 SEGMENTS = {
@@ -88,6 +88,8 @@ class Command(BaseCommand):
             customer_ids.append(customer.pk)
 
         for customer_id in tqdm(customer_ids, desc="memories", unit="cust", disable=not show_progress):
+            # Weekly history first, so today's reading has trends to compare with.
+            memory_backfill_history(customer_id=customer_id, start=start.date(), end=end.date())
             memory_refresh(customer_id=customer_id, as_of=end if today else None)
 
         total = Interaction.objects.filter(source=DEMO_SOURCE).count()
@@ -162,6 +164,7 @@ class Command(BaseCommand):
                 rating_scale=touch.rating_scale,
                 resolves=stored.get(touch.resolves_index) if touch.resolves_index is not None else None,
                 resolved_on_first_contact=touch.resolved_on_first_contact,
+                stage=touch.stage,
                 source=DEMO_SOURCE,
                 external_id=f"{customer.ref}-{index}",
                 refresh_memory=False,

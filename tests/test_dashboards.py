@@ -1,0 +1,112 @@
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from dashboards.models import DailyStat
+from dashboards.selectors import Filters, heatmap, memory_makers, next_best_touches, recovery_queue
+from dashboards.services import daily_stats_rebuild
+from interactions.services import interaction_change, interaction_delete
+from memory.engine import MemoryParameters
+from memory.services import memory_refresh
+from tests.factories import CustomerFactory, SegmentFactory, UserFactory, record
+
+pytestmark = pytest.mark.django_db
+P = MemoryParameters()
+
+
+def _snapshot() -> list[tuple[Any, ...]]:
+    return sorted(
+        DailyStat.objects.filter(count__gt=0).values_list(
+            "day", "stage_id", "channel", "segment_id", "owner_id", "staff_id", "count", "negative_count"
+        )
+    )
+
+
+def test_daily_stats_follow_records_edits_and_deletes_and_match_a_rebuild() -> None:
+    staff = UserFactory.create()
+    customer = CustomerFactory.create(owner=staff)
+    now = timezone.now()
+    a = record(customer, at=now - timedelta(days=1), channel="complaint", valence=-2, staff=staff)
+    b = record(customer, at=now - timedelta(days=1), channel="complaint", valence=-1, staff=staff)
+    record(customer, at=now - timedelta(days=2), valence=2)
+    interaction_change(interaction=a, valence=1)
+    interaction_delete(interaction=b)
+    live = _snapshot()
+    daily_stats_rebuild()
+    assert _snapshot() == live
+    assert sum(row[6] for row in live) == 2
+
+
+def test_heatmap_shows_where_bad_memories_form() -> None:
+    customer = CustomerFactory.create()
+    now = timezone.now()
+    record(customer, at=now - timedelta(days=1), channel="complaint", valence=-2, intensity=4)
+    record(customer, at=now - timedelta(days=2), channel="newsletter", valence=1)
+    grid = dict((stage.key, cells) for stage, cells in heatmap(Filters(), P)["grid"])
+    complaint = dict((label, value) for label, value, _ in grid["fulfilment"])["Complaint"]
+    newsletter = dict((label, value) for label, value, _ in grid["anticipation"])["Newsletter"]
+    assert complaint == pytest.approx(-2.25 * 0.8)
+    assert newsletter == pytest.approx(0.1)
+
+
+def test_memory_makers_rank_staff_by_felt_impact() -> None:
+    good, poor = UserFactory.create(first_name="Good"), UserFactory.create(first_name="Poor")
+    customer = CustomerFactory.create()
+    now = timezone.now()
+    for day in range(3):
+        record(customer, at=now - timedelta(days=day + 1), valence=2, staff=good)
+        record(customer, at=now - timedelta(days=day + 1, hours=2), valence=-1, staff=poor)
+    makers = memory_makers(Filters(), P)
+    assert [m["staff"] for m in makers] == [good, poor]
+    assert makers[1]["bad_share"] == 1.0
+
+
+def test_recovery_queue_is_oldest_first_and_drops_recovered_complaints() -> None:
+    customer = CustomerFactory.create()
+    now = timezone.now()
+    old = record(customer, at=now - timedelta(days=9), channel="complaint", valence=-1)
+    newer = record(customer, at=now - timedelta(days=3), channel="complaint", valence=-2)
+    fixed = record(customer, at=now - timedelta(days=5), channel="complaint", valence=-2)
+    record(customer, at=now - timedelta(days=4), valence=2, resolves=fixed)
+    memory_refresh(customer_id=customer.pk)
+    assert list(recovery_queue(Filters())) == [old, newer]
+
+
+def test_filters_narrow_every_panel_by_segment() -> None:
+    enterprise = SegmentFactory.create(name="Enterprise")
+    big, small = CustomerFactory.create(segment=enterprise), CustomerFactory.create()
+    now = timezone.now()
+    for c in (big, small):
+        record(c, at=now - timedelta(days=2), channel="complaint", valence=-2)
+        memory_refresh(customer_id=c.pk)
+    only = Filters(segment=enterprise)
+    assert [i.customer for i in recovery_queue(only)] == [big]
+    assert [m.customer for m in next_best_touches(only)] == [big]
+
+
+def test_next_best_touch_prefers_a_journey_going_badly() -> None:
+    now = timezone.now()
+    unhappy, happy = CustomerFactory.create(), CustomerFactory.create()
+    record(unhappy, at=now - timedelta(days=2), channel="complaint", valence=-1)
+    record(happy, at=now - timedelta(days=2), valence=2, intensity=4)
+    for c in (unhappy, happy):
+        memory_refresh(customer_id=c.pk)
+    gains = {m.customer: m.next_touch_gain for m in next_best_touches(Filters())}
+    assert gains[unhappy] > 10 * max(gains.get(happy, 0.0), 0.5)
+
+
+def test_csv_export_matches_what_is_shown(client: Client, manager: Any) -> None:
+    customer = CustomerFactory.create(name="Grumpy, Inc.")
+    record(
+        customer, at=timezone.now() - timedelta(days=1), channel="complaint", valence=-2, summary='Said "never again"'
+    )
+    memory_refresh(customer_id=customer.pk)
+    client.force_login(manager)
+    response = client.get("/dashboard/?export=recovery_queue")
+    assert response["Content-Type"].startswith("text/csv")
+    text = response.content.decode()
+    assert '"Grumpy, Inc."' in text and '"Said ""never again"""' in text
+    assert "rememberly-at-risk.csv" in client.get("/dashboard/?export=at_risk")["Content-Disposition"]
