@@ -136,11 +136,12 @@ def customer_story(
             # Skilled owners recover more complaints, and faster (seeds/002: do not avoid
             # the customer you let down).
             if rng.random() < 0.35 + 0.5 * owner_skill:
-                if rng.random() < 0.3:
+                delay = timedelta(days=rng.randint(1, 10), hours=rng.randint(0, 6))
+                # A recovery that would fall after the story's end happens on first contact.
+                if rng.random() < 0.3 or story.touches[-1].at + delay > end:
                     story.touches[-1].resolved_on_first_contact = True
                     satisfaction = _clamp(satisfaction + 0.15 * severity, -1, 1)
                 else:
-                    delay = timedelta(days=rng.randint(1, 10), hours=rng.randint(0, 6))
                     story.touches.append(
                         StoryTouch(
                             at=story.touches[-1].at + delay,

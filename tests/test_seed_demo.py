@@ -53,3 +53,17 @@ def test_seed_demo_is_deterministic_for_a_seed() -> None:
     Customer.objects.all().delete()
     call_command("seed_demo", *[a if a != "7" else "8" for a in ARGS], stdout=StringIO())
     assert _fingerprint() != first
+
+
+@pytest.mark.parametrize("seed", range(1, 6))
+def test_story_never_schedules_a_touchpoint_after_its_end(seed: int) -> None:
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from customers.demo_story import customer_story
+
+    end = datetime(2026, 6, 30, tzinfo=UTC)
+    rng = random.Random(seed)
+    for _ in range(40):
+        story = customer_story(rng, start=end - timedelta(days=365), end=end, staff_skills=[0.9] * 4, owner_index=1)
+        assert all(t.at <= end + timedelta(days=1) for t in story.touches)
