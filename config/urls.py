@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from config.health import HealthView
 from customers import views as customer_views
 from dashboards import views as dashboard_views
 from interactions import views as interaction_views
@@ -19,6 +20,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("health/", HealthView.as_view(), name="health"),
     path("api/v1/", include("config.api_urls")),
 ]
 

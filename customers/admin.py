@@ -1,12 +1,14 @@
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from audit.admin import AuditedModelAdmin
 from customers.models import Customer, Segment
-from customers.services import customer_create, customer_update
+from customers.services import customer_create, customer_delete, customer_update
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(AuditedModelAdmin):
     list_display = ["name", "description"]
     search_fields = ["name"]
 
@@ -48,7 +50,7 @@ class CustomerAdmin(admin.ModelAdmin):
         # Writes go through the services, which hold the rules (and later the audit log).
         if change:
             fields = {name: getattr(obj, name) for name in form.changed_data}  # type: ignore[attr-defined]
-            customer_update(customer=obj, **fields)
+            customer_update(customer=Customer.objects.get(pk=obj.pk), actor=request.user, **fields)
         else:
             created = customer_create(
                 ref=obj.ref,
@@ -61,3 +63,11 @@ class CustomerAdmin(admin.ModelAdmin):
                 notes=obj.notes,
             )
             obj.pk = created.pk
+
+    def delete_model(self, request: HttpRequest, obj: Customer) -> None:
+        # Deleting a customer deletes their history: explicit, and on the record.
+        customer_delete(customer=obj, actor=request.user, reason="deleted in the admin")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        for customer in queryset:
+            self.delete_model(request, customer)

@@ -4,6 +4,8 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from audit.models import Action
+from audit.services import audit_record
 from customers.models import Customer, CustomerKind, Segment
 
 UPDATABLE_FIELDS = frozenset({"name", "kind", "email", "company", "segment", "owner", "notes"})
@@ -42,15 +44,43 @@ def customer_create(
 
 
 @transaction.atomic
-def customer_update(*, customer: Customer, **changes: Any) -> Customer:
+def customer_update(*, customer: Customer, actor: Any = None, **changes: Any) -> Customer:
     unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
         raise ValidationError({name: ["This field cannot be changed here."] for name in sorted(unknown)})
+    stored = Customer.objects.get(pk=customer.pk)
+    before = {name: getattr(stored, name) for name in changes}
     for name, value in changes.items():
         setattr(customer, name, value.strip() if isinstance(value, str) and name != "notes" else value)
     customer.full_clean(exclude=["ref"])
     customer.save(update_fields=[*changes, "updated_at"])
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        obj=customer,
+        changes={name: (before[name], getattr(customer, name)) for name in changes},
+    )
     return customer
+
+
+@transaction.atomic
+def customer_delete(*, customer: Customer, actor: Any, reason: str) -> None:
+    """Delete a customer and their whole history, on purpose and on the record."""
+    if not reason.strip():
+        raise ValidationError({"reason": ["Say why this customer and their history are deleted."]})
+    audit_record(
+        actor=actor,
+        action=Action.DELETE,
+        obj=customer,
+        changes={
+            "ref": customer.ref,
+            "name": customer.name,
+            "interactions": customer.interactions.count(),
+            "journeys": customer.journeys.count(),
+        },
+        reason=reason,
+    )
+    customer.delete()
 
 
 def customer_get_or_create(*, ref: str, name: str = "", **extra: Any) -> tuple[Customer, bool]:

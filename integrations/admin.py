@@ -1,17 +1,18 @@
 from django.contrib import admin
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from audit.admin import AuditedModelAdmin
 from integrations.models import APIKey, WebhookDelivery, WebhookSubscription
 
 
 @admin.register(APIKey)
-class ScopedAPIKeyAdmin(APIKeyModelAdmin):
+class ScopedAPIKeyAdmin(AuditedModelAdmin, APIKeyModelAdmin):  # type: ignore[misc]  # both extend save_model
     list_display = (*APIKeyModelAdmin.list_display, "scope")  # type: ignore[assignment]
     list_filter = (*APIKeyModelAdmin.list_filter, "scope")  # type: ignore[assignment]
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(AuditedModelAdmin):
     list_display = ["name", "url", "events", "complaint_wait_hours", "active", "created_at"]
     list_filter = ["active"]
     search_fields = ["name", "url"]

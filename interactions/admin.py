@@ -3,12 +3,13 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from audit.admin import AuditedModelAdmin
 from interactions.models import ChannelDefault, Interaction
 from interactions.services import CHANGEABLE_FIELDS, interaction_change, interaction_delete
 
 
 @admin.register(ChannelDefault)
-class ChannelDefaultAdmin(admin.ModelAdmin):
+class ChannelDefaultAdmin(AuditedModelAdmin):
     list_display = ["channel", "stage", "intensity"]
     list_editable = ["stage", "intensity"]
 
@@ -51,11 +52,11 @@ class InteractionAdmin(admin.ModelAdmin):
         changes = {name: getattr(obj, name) for name in form.changed_data if name in CHANGEABLE_FIELDS}
         if changes:
             fresh = Interaction.objects.get(pk=obj.pk)
-            interaction_change(interaction=fresh, **changes)
+            interaction_change(interaction=fresh, actor=request.user, **changes)
 
     def delete_model(self, request: HttpRequest, obj: Interaction) -> None:
-        interaction_delete(interaction=obj)
+        interaction_delete(interaction=obj, actor=request.user, reason="deleted in the admin")
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for interaction in queryset:
-            interaction_delete(interaction=interaction)
+            self.delete_model(request, interaction)

@@ -20,6 +20,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.models import Action
+from audit.services import audit_record
 from customers.models import Customer
 from interactions.models import (
     RATING_RANGES,
@@ -564,7 +566,7 @@ def interaction_record(
 
 
 @transaction.atomic
-def interaction_change(*, interaction: Interaction, **changes: Any) -> Interaction:
+def interaction_change(*, interaction: Interaction, actor: Any = None, **changes: Any) -> Interaction:
     """Change what was recorded of a touchpoint; the customer's memory is recomputed."""
     unknown = set(changes) - CHANGEABLE_FIELDS
     if unknown:
@@ -583,9 +585,17 @@ def interaction_change(*, interaction: Interaction, **changes: Any) -> Interacti
     )
     if errors:
         raise ValidationError(errors)
+    before = {name: getattr(interaction, name) for name in changes}
     for name, value in changes.items():
         setattr(interaction, name, value)
     interaction.save(update_fields=[*changes, "updated_at"])
+    # Never silently: the log keeps what it was before.
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        obj=interaction,
+        changes={name: (before[name], getattr(interaction, name)) for name in changes},
+    )
     _count_in_dashboards([Interaction.objects.select_related("customer").get(pk=interaction.pk)], sign=1)
     _bump_versions([interaction.customer_id], rewrite=True)
     _schedule_memory_refresh(interaction.customer_id)
@@ -593,8 +603,27 @@ def interaction_change(*, interaction: Interaction, **changes: Any) -> Interacti
 
 
 @transaction.atomic
-def interaction_delete(*, interaction: Interaction) -> None:
+def interaction_delete(*, interaction: Interaction, actor: Any = None, reason: str = "") -> None:
     Customer.objects.select_for_update().filter(pk=interaction.customer_id).values_list("pk").get()
+    audit_record(
+        actor=actor,
+        action=Action.DELETE,
+        obj=interaction,
+        changes={
+            name: getattr(interaction, name)
+            for name in (
+                "customer_id",
+                "channel",
+                "valence",
+                "intensity",
+                "occurred_at",
+                "summary",
+                "source",
+                "external_id",
+            )
+        },
+        reason=reason,
+    )
     customer_id, journey_id = interaction.customer_id, interaction.journey_id
     _count_in_dashboards([Interaction.objects.select_related("customer").get(pk=interaction.pk)], sign=-1)
     interaction.delete()

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from audit.admin import AuditedModelAdmin
 from journeys.models import Journey, JourneyStage
 
 
 @admin.register(JourneyStage)
-class JourneyStageAdmin(admin.ModelAdmin):
+class JourneyStageAdmin(AuditedModelAdmin):
     list_display = ["position", "name", "key", "description"]
     list_display_links = ["name"]
     ordering = ["position"]

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -108,3 +109,9 @@ def test_real_worker_updates_the_score_after_a_touchpoint_is_committed(celery_wo
     recovered = _wait_for_memory(customer, 2)
     assert recovered.score > memory.score + 30
     assert any("refresh_customer_memory" in line and "succeeded" in line for line in celery_worker_process)
+
+
+def test_health_is_green_when_a_worker_answers(celery_worker_process: list[str], client: Any) -> None:
+    response = client.get("/health/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200, response.content
+    assert all(value == "OK" for value in response.json().values())

@@ -4,6 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.models import Action
+from audit.services import audit_record
 from integrations.models import APIKey, Scope
 
 
@@ -19,6 +21,9 @@ class Command(BaseCommand):
         if not name:
             raise CommandError("Give the key a name that says who uses it.")
         api_key, key = APIKey.objects.create_key(name=name, scope=options["scope"])
+        audit_record(
+            actor="manage.py issue_api_key", action=Action.CREATE, obj=api_key, changes={"scope": options["scope"]}
+        )
         self.stdout.write(key)
         self.stderr.write(
             f"Issued {options['scope']} key {api_key.prefix}... for {name!r}. It is shown only now: store it in the "
