@@ -1,3 +1,4 @@
+import json
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -7,9 +8,11 @@ from audit.models import Action, AuditEntry
 
 
 def _plain(value: Any) -> Any:
+    """A value as it can be kept in the JSON column: a related object by its key, dates
+    and the like as Django's JSON encoder writes them."""
     if isinstance(value, models.Model):
-        return str(value.pk)
-    return DjangoJSONEncoder().default(value) if not isinstance(value, str | int | float | bool | type(None)) else value
+        return value.pk
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
 def audit_record(

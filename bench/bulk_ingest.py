@@ -81,6 +81,7 @@ def payloads(requests: int, items: int, seed: int = 1) -> list[list[dict[str, ob
 def push_all(batches: list[list[dict[str, object]]], key: str, clients: int) -> tuple[float, int]:
     bodies = [json.dumps({"items": b}).encode() for b in batches]
     created = [0]
+    failures: list[str] = []
     lock = threading.Lock()
     queue = list(range(len(bodies)))
 
@@ -98,11 +99,19 @@ def push_all(batches: list[list[dict[str, object]]], key: str, clients: int) -> 
                 headers={"Authorization": f"Api-Key {key}", "Content-Type": "application/json"},
             )
             response = conn.getresponse()
-            body = json.loads(response.read())
+            raw = response.read()
             if response.status != 200:
-                raise SystemExit(f"request {index} answered {response.status}: {str(body)[:300]}")
+                failures.append(f"request {index} answered {response.status}: {raw[:300]!r}")
+                continue
+            body = json.loads(raw)
             with lock:
                 created[0] += body["created"]
+                if body["created"] != len(batches[index]):
+                    odd = [r for r in body["results"] if r["status"] != "created"][:2]
+                    print(
+                        f"\n  request {index}: {body['created']} created, {body['duplicates']} duplicates, "
+                        f"{body['errors']} errors; e.g. {odd}"
+                    )
                 done = len(bodies) - len(queue)
             print(f"\r  pushed {done}/{len(bodies)} requests", end="", flush=True)
         conn.close()
@@ -114,6 +123,8 @@ def push_all(batches: list[list[dict[str, object]]], key: str, clients: int) -> 
     for t in threads:
         t.join()
     print()
+    if failures:
+        raise SystemExit("\n".join(failures))
     return time.perf_counter() - started, created[0]
 
 
@@ -153,6 +164,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument(
+        "--no-worker", action="store_true", help="Run no Celery worker (score refreshes wait in Redis)."
+    )
     args = parser.parse_args()
 
     print(f"setting up {DB} ...")
@@ -185,13 +199,15 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
-        cwd=ROOT,
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = None
+    if not args.no_worker:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+            cwd=ROOT,
+            env=env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     try:
         for _ in range(100):
             try:
@@ -201,20 +217,24 @@ def main() -> None:
                 time.sleep(0.2)
         total = args.requests * args.items
         print(f"API: {args.requests} x {args.items}-item bulk requests, {args.clients} clients")
+        # Leftover refresh tasks of an earlier run would keep a worker busy: start empty.
+        if subprocess.run(["redis-cli", "-n", "14", "flushdb"], capture_output=True).returncode != 0:
+            raise SystemExit("Redis db 14 could not be emptied: is Redis running on 127.0.0.1:6379?")
         api_seconds, created = push_all(batches, key, args.clients)
         assert created == total, f"created {created} of {total}"
         print("reference: COPY of the same rows")
         copy_seconds = copy_reference(batches)
     finally:
-        web.terminate()
-        worker.terminate()
-        web.wait()
-        worker.wait()
+        for process in (web, worker):
+            if process is not None:
+                process.terminate()
+                process.wait()
 
     api_rate, copy_rate = total / api_seconds, total / copy_seconds
     print()
     print(f"{'measure':<34}{'items':>9}{'seconds':>10}{'items/s':>11}")
-    print(f"{'bulk API (gunicorn, 2 workers)':<34}{total:>9}{api_seconds:>10.2f}{api_rate:>11.0f}")
+    label = "bulk API, no Celery worker" if args.no_worker else "bulk API (gunicorn, 2 workers)"
+    print(f"{label:<34}{total:>9}{api_seconds:>10.2f}{api_rate:>11.0f}")
     print(f"{'PostgreSQL COPY (same rows)':<34}{total:>9}{copy_seconds:>10.2f}{copy_rate:>11.0f}")
     print(f"ratio API / COPY: {api_rate / copy_rate:.3f}   (target in DESIGN.md section 7: >= 0.5)")
 

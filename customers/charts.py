@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -117,9 +117,8 @@ def memory_lane(
     )
 
 
-def _month_ticks(first: date, last: date, x_of: object, now: datetime) -> list[tuple[float, str]]:
+def _month_ticks(first: date, last: date, x_of: Callable[[datetime], float], now: datetime) -> list[tuple[float, str]]:
     ticks = []
-    day = date(first.year, first.month, 1)
     months = (last.year - first.year) * 12 + last.month - first.month + 1
     step = max(1, months // 8)
     for n in range(0, months + 1, step):
@@ -127,5 +126,5 @@ def _month_ticks(first: date, last: date, x_of: object, now: datetime) -> list[t
         day = date(first.year + year, month + 1, 1)
         if first <= day <= last:
             moment = datetime.combine(day, time(0), tzinfo=now.tzinfo)
-            ticks.append((x_of(moment), f"{day:%b %y}"))  # type: ignore[operator]
+            ticks.append((x_of(moment), f"{day:%b %y}"))
     return ticks

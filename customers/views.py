@@ -16,9 +16,8 @@ from customers.selectors import (
     open_complaints,
     overview,
 )
-from interactions.forms import TouchpointForm
+from interactions.forms import TouchpointForm, channel_defaults_json, complaint_choices
 from interactions.models import Channel
-from interactions.views import channel_defaults_json, complaint_choices
 from journeys.models import JourneyStage
 from memory.explain import explain
 from memory.models import Band, CustomerMemory, ScoreSnapshot

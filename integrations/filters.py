@@ -5,19 +5,27 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 
+OUT_OF_RANGE = "Give a date and time between the years 1 and 9999."
+
+
+def utc_or_none(value: datetime) -> datetime | None:
+    """`value` in UTC, as the database gets it (PostgreSQL refuses offsets beyond ±15:59,
+    which ISO 8601 allows, e.g. +23:45); None when it falls outside the years 1..9999."""
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
 
 class UtcIsoDateTimeField(IsoDateTimeField):
-    """ISO 8601 date-time, handed to the database in UTC: PostgreSQL refuses offsets beyond
-    ±15:59, which ISO 8601 allows (e.g. +23:45)."""
-
     def clean(self, value: Any) -> datetime | None:
         result = super().clean(value)
         if result is None:
             return None
-        try:
-            return result.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise ValidationError("Give a date and time between the years 1 and 9999.") from None
+        in_utc = utc_or_none(result)
+        if in_utc is None:
+            raise ValidationError(OUT_OF_RANGE)
+        return in_utc
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):

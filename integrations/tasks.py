@@ -6,15 +6,19 @@ from integrations.services import MAX_ATTEMPTS, stranded_delivery_ids, unrecover
 RETRY_CAP_SECONDS = 600
 
 
+def retry_delay(retries: int) -> int:
+    """Capped exponential backoff: 10 s, 20 s, 40 s ... at most 10 minutes apart."""
+    return min(RETRY_CAP_SECONDS, 10 * 2**retries)
+
+
 @shared_task(bind=True, acks_late=True, max_retries=MAX_ATTEMPTS, time_limit=60, soft_time_limit=50)
 def deliver_webhook(self, delivery_id: int) -> None:  # type: ignore[no-untyped-def]
     try:
         done = webhook_deliver(delivery_id=delivery_id)
     except (OperationalError, InterfaceError) as exc:
-        raise self.retry(exc=exc, countdown=min(RETRY_CAP_SECONDS, 5 * 2**self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
     if not done:
-        # Capped exponential backoff: 10 s, 20 s, 40 s ... at most 10 minutes apart.
-        raise self.retry(countdown=min(RETRY_CAP_SECONDS, 10 * 2**self.request.retries))
+        raise self.retry(countdown=retry_delay(self.request.retries))
 
 
 @shared_task(acks_late=True, time_limit=300)

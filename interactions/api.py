@@ -1,6 +1,6 @@
 """REST API v1 for touchpoints: push one, push many, list and read."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import django_filters
@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from integrations.filters import UtcIsoDateTimeFilter
+from integrations.filters import OUT_OF_RANGE, UtcIsoDateTimeFilter, utc_or_none
 from integrations.models import Scope
 from integrations.pagination import ID_PATTERN, NewestFirst
 from interactions.models import SUMMARY_MAX_LENGTH, Channel, Direction, Interaction, RatingScale
@@ -26,18 +26,16 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     default_error_messages = {
         "naive": "This date and time has no time zone; add one, e.g. 2026-03-01T09:30:00+00:00 or ...Z.",
-        "range": "Give a date and time between the years 1 and 9999.",
+        "range": OUT_OF_RANGE,
     }
 
     def enforce_timezone(self, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             self.fail("naive")
-        try:
-            # Stored in UTC; PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows.
-            return value.astimezone(UTC)
-        except (OverflowError, ValueError):
+        in_utc = utc_or_none(value)
+        if in_utc is None:
             self.fail("range")
-            raise  # pragma: no cover - fail() raises
+        return in_utc
 
 
 @extend_schema_field(

@@ -1,3 +1,4 @@
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -5,7 +6,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from interactions.models import SUMMARY_MAX_LENGTH, Channel, Direction, Valence
+from customers.models import Customer
+from customers.selectors import open_complaints
+from interactions.models import SUMMARY_MAX_LENGTH, Channel, ChannelDefault, Direction, Interaction, Valence
 from journeys.models import JourneyStage
 
 
@@ -73,3 +76,23 @@ class TouchpointForm(forms.Form):
 
     def occurred_at(self) -> Any:
         return timezone.now() - timedelta(minutes=self.cleaned_data.get("minutes_ago") or 0)
+
+
+def complaint_choices(customer: Customer | None, complaints: list[Interaction] | None = None) -> list[tuple[int, str]]:
+    if customer is None:
+        return []
+    if complaints is None:
+        complaints = list(open_complaints(customer)[:50])
+    return [
+        (c.pk, f"{c.get_channel_display()} on {c.occurred_at:%-d %b %Y}: {c.summary[:60] or 'no summary'}")
+        for c in complaints
+    ]
+
+
+def channel_defaults_json() -> str:
+    return json.dumps(
+        {
+            d.channel: {"stage": d.stage.key, "intensity": d.intensity}
+            for d in ChannelDefault.objects.select_related("stage")
+        }
+    )

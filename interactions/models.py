@@ -132,7 +132,3 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} on {self.occurred_at:%Y-%m-%d} ({self.get_valence_display()})"
-
-    @property
-    def is_complaint(self) -> bool:
-        return self.channel == Channel.COMPLAINT

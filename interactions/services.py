@@ -100,6 +100,11 @@ class RecordResult:
     created: bool
 
 
+def _text(value: object) -> str:
+    """An optional text field as given: stripped, or empty when absent or not text."""
+    return value.strip() if isinstance(value, str) else ""
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -205,16 +210,14 @@ def _customers(items: Sequence[TouchpointIn], results: list[ItemResult | None]) 
     # ref that an earlier one creates.
     to_create: dict[str, str] = {}
     for item in items:
-        ref = item.customer_ref.strip() if isinstance(item.customer_ref, str) else ""
-        name = item.customer_name.strip() if isinstance(item.customer_name, str) else ""
+        ref, name = _text(item.customer_ref), _text(item.customer_name)
         new_ref = item.customer is None and item.customer_id is None and ref and ref not in by_ref
         if new_ref and name and len(ref) <= REF_MAX_LENGTH and len(name) <= NAME_MAX_LENGTH:
             to_create.setdefault(ref, name)
     for index, item in enumerate(items):
         if results[index] is not None or item.customer is not None:
             continue
-        ref = item.customer_ref.strip() if isinstance(item.customer_ref, str) else ""
-        name = item.customer_name.strip() if isinstance(item.customer_name, str) else ""
+        ref, name = _text(item.customer_ref), _text(item.customer_name)
         if item.customer_id is not None and ref:
             results[index] = ItemResult("error", errors={"customer": ["Give customer or customer_ref, not both."]})
         elif item.customer_id is not None:
@@ -567,39 +570,39 @@ def interaction_record(
 
 @transaction.atomic
 def interaction_change(*, interaction: Interaction, actor: Any = None, **changes: Any) -> Interaction:
-    """Change what was recorded of a touchpoint; the customer's memory is recomputed."""
+    """Change what was recorded of a touchpoint; the customer's memory is recomputed.
+    Returns the stored row as changed."""
     unknown = set(changes) - CHANGEABLE_FIELDS
     if unknown:
         raise ValidationError({name: ["This field cannot be changed."] for name in sorted(unknown)})
     Customer.objects.select_for_update().filter(pk=interaction.customer_id).values_list("pk").get()
-    _count_in_dashboards([Interaction.objects.select_related("customer").get(pk=interaction.pk)], sign=-1)
+    # The row as stored (under the lock), not as the caller's copy says.
+    stored = Interaction.objects.select_related("customer").get(pk=interaction.pk)
     merged = {
-        name: changes.get(name, getattr(interaction, name))
+        name: changes.get(name, getattr(stored, name))
         for name in ("channel", "valence", "intensity", "direction", "summary", "rating", "rating_scale")
     }
     errors = validate_touchpoint(
-        **merged,
-        occurred_at=interaction.occurred_at,
-        source=interaction.source,
-        external_id=interaction.external_id,
+        **merged, occurred_at=stored.occurred_at, source=stored.source, external_id=stored.external_id
     )
     if errors:
         raise ValidationError(errors)
-    before = {name: getattr(interaction, name) for name in changes}
+    _count_in_dashboards([stored], sign=-1)
+    before = {name: getattr(stored, name) for name in changes}
     for name, value in changes.items():
-        setattr(interaction, name, value)
-    interaction.save(update_fields=[*changes, "updated_at"])
+        setattr(stored, name, value)
+    stored.save(update_fields=[*changes, "updated_at"])
     # Never silently: the log keeps what it was before.
     audit_record(
         actor=actor,
         action=Action.UPDATE,
-        obj=interaction,
-        changes={name: (before[name], getattr(interaction, name)) for name in changes},
+        obj=stored,
+        changes={name: (before[name], getattr(stored, name)) for name in changes},
     )
-    _count_in_dashboards([Interaction.objects.select_related("customer").get(pk=interaction.pk)], sign=1)
-    _bump_versions([interaction.customer_id], rewrite=True)
-    _schedule_memory_refresh(interaction.customer_id)
-    return interaction
+    _count_in_dashboards([stored], sign=1)
+    _bump_versions([stored.customer_id], rewrite=True)
+    _schedule_memory_refresh(stored.customer_id)
+    return stored
 
 
 @transaction.atomic

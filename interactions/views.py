@@ -1,5 +1,4 @@
 import io
-import json
 import secrets
 
 from django.contrib.auth.models import User
@@ -10,36 +9,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from accounts.access import EVERY_ROLE, role_required
 from accounts.roles import ADMINISTRATORS
 from customers.models import Customer
-from customers.selectors import customer_search, open_complaints
+from customers.selectors import customer_search
 from customers.services import customer_create
-from interactions.forms import ImportForm, TouchpointForm
+from interactions.forms import ImportForm, TouchpointForm, channel_defaults_json, complaint_choices
 from interactions.imports import ImportFormatError, import_csv
-from interactions.models import ChannelDefault, Interaction
 from interactions.services import interaction_record
 from memory.models import CustomerMemory
 
 SHOWN_ERRORS = 200
 WEB_SOURCE = "web"
-
-
-def complaint_choices(customer: Customer | None, complaints: list[Interaction] | None = None) -> list[tuple[int, str]]:
-    if customer is None:
-        return []
-    if complaints is None:
-        complaints = list(open_complaints(customer)[:50])
-    return [
-        (c.pk, f"{c.get_channel_display()} on {c.occurred_at:%-d %b %Y}: {c.summary[:60] or 'no summary'}")
-        for c in complaints
-    ]
-
-
-def channel_defaults_json() -> str:
-    return json.dumps(
-        {
-            d.channel: {"stage": d.stage.key, "intensity": d.intensity}
-            for d in ChannelDefault.objects.select_related("stage")
-        }
-    )
 
 
 def _find_customer(text: str) -> Customer | None:

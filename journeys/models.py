@@ -1,8 +1,6 @@
 from django.db import models
 from django.db.models import F, Q
 
-EVALUATION = "evaluation"
-
 
 class JourneyStage(models.Model):
     """One of Patrick O'Connell's five stages of an experience (seeds/003)."""

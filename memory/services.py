@@ -107,17 +107,21 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
     New touchpoints that arrive in order are folded into the running state in O(1) each;
     anything that changes the past (an edit, a deletion, an out-of-order arrival, a
     recovery, changed parameters) recomputes this customer from their whole history.
-    Safe to run any number of times, concurrently: the memory row is locked throughout.
+    Safe to run any number of times, concurrently.
     """
     now = as_of or timezone.now()
-    CustomerMemory.objects.get_or_create(customer_id=customer_id)
-    memory = CustomerMemory.objects.select_for_update().get(customer_id=customer_id)
-    previous_band = memory.band
-    # Versions are read before the interactions: a touchpoint committed in between is
-    # folded in now and merely makes the next refresh a cheap no-op.
-    history_version, rewrite_version = (
-        Customer.objects.filter(pk=customer_id).values_list("history_version", "rewrite_version").get()
+    # The customer row is locked first, as every writer of touchpoints does: one lock order
+    # for everyone. (Locking only the memory row deadlocked: the refresh updated a journey a
+    # writer was about to update, then at COMMIT waited on a foreign-key check of the
+    # customer row that writer held.) It also keeps the versions steady while we read.
+    history_version, rewrite_version, ref = (
+        Customer.objects.select_for_update()
+        .filter(pk=customer_id)
+        .values_list("history_version", "rewrite_version", "ref")
+        .get()
     )
+    memory, _ = CustomerMemory.objects.get_or_create(customer_id=customer_id)
+    previous_band = memory.band
     params = memory_parameters()
     fingerprint = parameters_fingerprint(params)
     full = force_recompute or memory.parameters_fingerprint != fingerprint or memory.rewrite_version != rewrite_version
@@ -152,7 +156,7 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
     memory.save()
     _write_journeys(journeys)
     if memory.band != previous_band:
-        _notify_band_change(memory, previous_band, now)
+        _notify_band_change(memory, ref, previous_band, now)
     return memory
 
 
@@ -178,11 +182,10 @@ def _next_touch_gain(state: MemoryState, params: MemoryParameters, now: datetime
     return max(0.0, expected_gain(state, touch, touch.at, params))
 
 
-def _notify_band_change(memory: CustomerMemory, previous: str, now: datetime) -> None:
+def _notify_band_change(memory: CustomerMemory, ref: str, previous: str, now: datetime) -> None:
     from integrations.models import Event
     from integrations.services import webhooks_emit
 
-    ref = Customer.objects.values_list("ref", flat=True).get(pk=memory.customer_id)
     webhooks_emit(
         event=Event.BAND_CHANGED,
         items=[
