@@ -1,5 +1,6 @@
 """Who may call the API: systems with a scoped key, staff with their session."""
 
+import logging
 from typing import Any, cast
 
 from rest_framework import exceptions
@@ -11,6 +12,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from integrations.models import APIKey, Scope
 
 KEYWORDS = ("api-key", "token")
+
+logger = logging.getLogger(__name__)
 
 
 class SystemUser:
@@ -85,6 +88,15 @@ class PerClientThrottle(SimpleRateThrottle):
     """One budget per API key or per person, shared by all web processes (the cache)."""
 
     scope = "client"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        # The budget lives in Redis. When Redis is down, touchpoints must still be stored
+        # (the broker-outage guarantee), so the limit fails open for the outage.
+        try:
+            return super().allow_request(request, view)
+        except Exception:
+            logger.warning("rate limit not applied: the cache is unavailable", exc_info=True)
+            return True
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if isinstance(request.auth, APIKey):

@@ -1,0 +1,209 @@
+"""Real processes for fault, concurrency and backup tests: a Redis of their own (so it can
+be stopped without disturbing the rest of the suite), gunicorn and Celery workers and beat,
+all against the test database.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_database_url() -> str:
+    """The database this test runs against, as a URL other processes can use."""
+    db = connection.settings_dict
+    user = db.get("USER") or "postgres"
+    return f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Service:
+    """A child process whose output is kept, to wait on and to show when a test fails."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.output: list[str] = []
+        self.process = subprocess.Popen(
+            command,
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # so a signal reaches the whole process group
+        )
+        stream = self.process.stdout
+        assert stream is not None
+        threading.Thread(target=lambda: self.output.extend(iter(stream.readline, "")), daemon=True).start()
+
+    def log(self) -> str:
+        return "".join(self.output[-200:])
+
+    def wait_for_output(self, text: str, *, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.output):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"{self.name} never printed {text!r}:\n{self.log()}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown code runs, nothing is acknowledged."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class RedisServer:
+    """A throwaway redis-server on a free port, nothing persisted."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.service: Service | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.service = Service("redis", command, dict(os.environ))
+        self.service.wait_for_output("Ready to accept connections", timeout=20)
+
+    def stop(self) -> None:
+        if self.service is not None:
+            self.service.kill()
+            self.service = None
+
+    def queued(self, queue: str = "celery") -> int:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(f"*2\r\n$4\r\nLLEN\r\n${len(queue)}\r\n{queue}\r\n".encode())
+            return int(sock.recv(64).decode().strip().lstrip(":"))
+
+
+class Stack:
+    """gunicorn + Celery worker (+ beat) of this project against one database and Redis."""
+
+    def __init__(self, redis: RedisServer, **settings: str) -> None:
+        self.redis = redis
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": test_database_url(),
+            "REDIS_URL": redis.url(),
+            "DEBUG": "1",
+            "API_RATE_LIMIT": "1000000/min",
+            "LOG_LEVEL": "INFO",
+            **settings,
+        }
+        self.services: list[Service] = []
+
+    def _start(self, name: str, *args: str, ready: str) -> Service:
+        service = Service(name, [sys.executable, "-m", *args], self.env)
+        self.services.append(service)
+        service.wait_for_output(ready)
+        return service
+
+    def start_web(self, workers: int = 2) -> Service:
+        return self._start(
+            "gunicorn",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "120",
+            ready="Booting worker",
+        )
+
+    def start_worker(self, *, pool: str = "solo", concurrency: int = 1) -> Service:
+        return self._start(
+            "celery worker",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--pool",
+            pool,
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            ready="ready.",
+        )
+
+    def start_beat(self) -> Service:
+        schedule = f"/tmp/rememberly-beat-{self.port}"  # noqa: S108 - a throwaway schedule file
+        return self._start(
+            "celery beat",
+            "celery",
+            "-A",
+            "config",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "-s",
+            schedule,
+            ready="beat: Starting",
+        )
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {s.name} ---\n{s.log()}" for s in self.services)
+
+    def request(self, method: str, path: str, *, key: str, body: Any = None) -> tuple[int, Any]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request(
+                method,
+                path,
+                body=json.dumps(body).encode() if body is not None else None,
+                headers={"Authorization": f"Api-Key {key}", "Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            raw = response.read()
+        finally:
+            conn.close()
+        return response.status, json.loads(raw) if raw.startswith((b"{", b"[")) else raw
