@@ -30,7 +30,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_database_url() -> str:
+def process_database_url() -> str:
     """The database this test runs against, as a URL other processes can use."""
     db = connection.settings_dict
     user = db.get("USER") or "postgres"
@@ -124,7 +124,7 @@ class Stack:
         self.port = free_port()
         self.env = {
             **os.environ,
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": process_database_url(),
             "REDIS_URL": redis.url(),
             "DEBUG": "1",
             "API_RATE_LIMIT": "1000000/min",

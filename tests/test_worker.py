@@ -1,16 +1,13 @@
 """The real path: a touchpoint committed to PostgreSQL, a task through Redis, a real worker."""
 
 import os
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from config.celery import app as celery_app
@@ -19,58 +16,23 @@ from interactions.services import interaction_record
 from memory.models import CustomerMemory
 from tests.broker import purge_queue
 from tests.factories import CustomerFactory
+from tests.stack import Service, process_database_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    return f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def celery_worker_process() -> Iterator[list[str]]:
     purge_queue()
-    env = {**os.environ, "DATABASE_URL": _test_database_url()}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--pool",
-            "solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    deadline = time.monotonic() + 60
-    while not any("ready." in line for line in output):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the Celery worker did not start:\n" + "".join(output))
-        time.sleep(0.2)
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--pool", "solo"]
+    worker = Service("celery worker", command, {**os.environ, "DATABASE_URL": process_database_url()})
+    worker.wait_for_output("ready.")
     celery_app.conf.task_always_eager = False
     try:
-        yield output
+        yield worker.output
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        worker.stop()
 
 
 def _wait_for_memory(customer: Customer, version: int, timeout: float = 30.0) -> CustomerMemory:
