@@ -4,6 +4,7 @@ import secrets
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.access import EVERY_ROLE, role_required
@@ -37,28 +38,30 @@ def log_touchpoint(request: HttpRequest, customer_pk: int | None = None) -> Http
     if not form.is_valid():
         return _render_form(request, form, preset, status=400)
     data = form.cleaned_data
-    if customer is None:
-        if not data["new_customer_name"].strip():
-            form.add_error("customer", "No customer has this reference: pick one from the list, or give a name below.")
-            return _render_form(request, form, preset, status=400)
-        customer = customer_create(ref=f"WEB-{secrets.token_hex(4).upper()}", name=data["new_customer_name"])
+    if customer is None and not data["new_customer_name"].strip():
+        form.add_error("customer", "No customer has this reference: pick one from the list, or give a name below.")
+        return _render_form(request, form, preset, status=400)
     assert isinstance(request.user, User)  # noqa: S101 - role_required lets only signed-in users through
     try:
-        result = interaction_record(
-            customer=customer,
-            channel=data["channel"],
-            valence=data["valence"],
-            occurred_at=form.occurred_at(),
-            stage=data["stage"],
-            intensity=data["intensity"],
-            summary=data["summary"],
-            direction=data["direction"],
-            staff=request.user,
-            resolves=data["resolves"],
-            resolved_on_first_contact=data["resolved_on_first_contact"],
-            source=WEB_SOURCE,
-            external_id=str(data["key"]),
-        )
+        # A new customer and their first touchpoint are stored together or not at all.
+        with transaction.atomic():
+            if customer is None:
+                customer = customer_create(ref=f"WEB-{secrets.token_hex(4).upper()}", name=data["new_customer_name"])
+            result = interaction_record(
+                customer=customer,
+                channel=data["channel"],
+                valence=data["valence"],
+                occurred_at=form.occurred_at(),
+                stage=data["stage"],
+                intensity=data["intensity"],
+                summary=data["summary"],
+                direction=data["direction"],
+                staff=request.user,
+                resolves=data["resolves"],
+                resolved_on_first_contact=data["resolved_on_first_contact"],
+                source=WEB_SOURCE,
+                external_id=str(data["key"]),
+            )
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, messages)
@@ -139,8 +142,10 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             problem = str(exc)
         except UnicodeDecodeError:
             problem = "This file is not UTF-8 text. Save it as 'CSV UTF-8' and upload it again."
+    refused = request.method == "POST" and (problem or not form.is_valid())
     return render(
         request,
         "interactions/import.html",
         {"form": form, "report": report, "problem": problem, "shown_errors": SHOWN_ERRORS},
+        status=400 if refused else 200,
     )

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from integrations.models import APIKey
 from memory.services import memory_refresh
 from tests.factories import CustomerFactory, record
 
@@ -36,17 +37,38 @@ def customer_pk() -> int:
 
 
 @pytest.mark.parametrize(("path", "expected"), PAGES)
-@pytest.mark.parametrize("persona", ["anonymous", "staff_member", "manager", "administrator", "outsider"])
+@pytest.mark.parametrize("persona", ["anonymous", "api_key", "staff_member", "manager", "administrator", "outsider"])
 def test_page_access_by_role(
     client: Client, path: str, expected: dict[str, int], persona: str, customer_pk: int, request: Any
 ) -> None:
-    if persona != "anonymous":
+    headers = {}
+    if persona == "api_key":
+        # A key of any scope is for the API only: to the pages its bearer is anonymous.
+        _, key = APIKey.objects.create_key(name="pages", scope="full")
+        headers = {"Authorization": f"Api-Key {key}"}
+    elif persona != "anonymous":
         client.force_login(request.getfixturevalue(persona))
-    response = client.get(path.format(pk=customer_pk))
-    if persona == "anonymous":
+    response = client.get(path.format(pk=customer_pk), headers=headers)
+    if persona in ("anonymous", "api_key"):
         assert response.status_code == 302 and response["Location"].startswith("/login/")
     else:
         assert response.status_code == expected[persona]
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [("anonymous", 302), ("staff_member", 302), ("manager", 302), ("outsider", 302), ("administrator", 200)],
+)
+@pytest.mark.parametrize("path", ["/admin/", "/admin/audit/auditentry/", "/admin/integrations/apikey/"])
+def test_admin_and_audit_log_are_for_administrators_only(
+    client: Client, path: str, persona: str, expected: int, request: Any
+) -> None:
+    if persona != "anonymous":
+        client.force_login(request.getfixturevalue(persona))
+    response = client.get(path)
+    assert response.status_code == expected
+    if expected == 302:
+        assert response["Location"].startswith("/admin/login/")
 
 
 def test_log_form_post_requires_csrf(staff_member: Any) -> None:

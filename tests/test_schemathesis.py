@@ -5,6 +5,7 @@ may be a 5xx, and every response must match the schema (status code, content typ
 """
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -52,3 +53,37 @@ def test_api_never_errors_and_keeps_its_contract(case: Any, live_server: Any, fu
         headers={"Authorization": f"Api-Key {full_key}"},
         excluded_checks=[positive_data_acceptance],
     )
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_api_call_sequences_never_error(live_server: Any, full_key: str) -> None:
+    """Stateful: schemathesis links operations by what they produce and consume (the id
+    a POST returns feeds the GETs that take one) and runs random sequences of them."""
+    machine = schema.as_state_machine()
+    # Transitions are named SOURCE__STATUS_LINK__TARGET, e.g. POST .../interactions/ 201 -> GET .../{id}/.
+    links = [rule for rule in dir(machine) if rule.startswith(("GET_", "POST_"))]
+    assert links, "schemathesis found no links between operations to chain"
+
+    statuses: Counter[int] = Counter()
+
+    class Workflow(machine):  # type: ignore[misc,valid-type]
+        def after_call(self, response: Any, case: Any) -> None:
+            statuses[response.status_code] += 1
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": live_server.url, "headers": {"Authorization": f"Api-Key {full_key}"}}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, excluded_checks=[positive_data_acceptance])
+
+    Workflow.run(
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    print(f"\nstateful schemathesis: {statuses.total()} calls, statuses {dict(sorted(statuses.items()))}")
+    assert statuses.total() > 50 and not any(code >= 500 for code in statuses)
