@@ -5,7 +5,9 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import Count, F, FloatField, Q, Sum
+from django.db.models.functions import Cast, Coalesce, TruncDate
 
 from dashboards.models import DailyStat
 from interactions.models import Interaction
@@ -59,28 +61,50 @@ def daily_stats_apply(*, interactions: Iterable[Interaction], sign: int = 1) -> 
 
 
 def daily_stats_rebuild(*, batch_size: int = 5000) -> int:
-    """Recount everything from the interactions (after an import done outside the services)."""
-    DailyStat.objects.all().delete()
-    done = 0
-    last_id = 0
-    while True:
-        batch = list(
-            Interaction.objects.filter(pk__gt=last_id)
-            .select_related("customer")
-            .only(
-                "occurred_at",
-                "stage_id",
-                "channel",
-                "staff_id",
-                "valence",
-                "intensity",
-                "customer__segment_id",
-                "customer__owner_id",
-            )
-            .order_by("pk")[:batch_size]
+    """Recount everything from the interactions (after an import done outside the services).
+
+    One GROUP BY in the database, streamed into bulk inserts: 5 million touchpoints are a
+    pass over the table, not 5 million Python objects.
+    """
+    raw = Cast(F("valence") * F("intensity"), FloatField()) / 10.0  # same as _raw()
+    groups = (
+        Interaction.objects.annotate(
+            day=TruncDate("occurred_at"),
+            segment=Coalesce("customer__segment_id", 0),
+            owner=Coalesce("customer__owner_id", 0),
+            staff_or_0=Coalesce("staff_id", 0),
         )
-        if not batch:
-            return done
-        daily_stats_apply(interactions=batch)
-        done += len(batch)
-        last_id = batch[-1].pk
+        .values("day", "stage_id", "channel", "segment", "owner", "staff_or_0")
+        .annotate(
+            n=Count("id"),
+            negative_n=Count("id", filter=Q(valence__lt=0)),
+            positive=Coalesce(Sum(raw, filter=Q(valence__gt=0)), 0.0),
+            negative=Coalesce(Sum(raw, filter=Q(valence__lt=0)), 0.0),
+        )
+        .order_by()
+    )
+    with transaction.atomic():
+        DailyStat.objects.all().delete()
+        batch: list[DailyStat] = []
+        done = 0
+        for g in groups.iterator(chunk_size=batch_size):
+            batch.append(
+                DailyStat(
+                    day=g["day"],
+                    stage_id=g["stage_id"],
+                    channel=g["channel"],
+                    segment_id=g["segment"],
+                    owner_id=g["owner"],
+                    staff_id=g["staff_or_0"],
+                    count=g["n"],
+                    negative_count=g["negative_n"],
+                    positive_sum=g["positive"],
+                    negative_sum=g["negative"],
+                )
+            )
+            done += g["n"]
+            if len(batch) >= batch_size:
+                DailyStat.objects.bulk_create(batch)
+                batch = []
+        DailyStat.objects.bulk_create(batch)
+    return done

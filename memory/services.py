@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import Customer
@@ -80,23 +80,42 @@ def _apply_reading(memory: CustomerMemory, reading: Reading, now: datetime) -> N
     week, month = (_score_on_or_before(memory.customer_id, today - timedelta(days=d)) for d in (7, 30))
     memory.trend_7d = reading.score - week if week is not None else None
     memory.trend_30d = reading.score - month if month is not None else None
-    ScoreSnapshot.objects.update_or_create(
-        customer_id=memory.customer_id,
-        day=today,
-        defaults={"score": reading.score, "band": reading.band, "value": reading.value},
+    # One upsert statement (update_or_create costs a savepoint, a select and a write).
+    ScoreSnapshot.objects.bulk_create(
+        [
+            ScoreSnapshot(
+                customer_id=memory.customer_id, day=today, score=reading.score, band=reading.band, value=reading.value
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["customer", "day"],
+        update_fields=["score", "band", "value"],
     )
 
 
 def _write_journeys(journeys: dict[int, JourneyMemory]) -> None:
-    rows = list(Journey.objects.filter(pk__in=journeys.keys()))
-    for journey in rows:
-        remembered = journeys[journey.pk]
-        journey.remembered_value = remembered.value
-        journey.salience = remembered.salience
-        journey.peak_interaction_id = remembered.peak.touch_id
-        journey.end_interaction_id = remembered.end.touch_id
+    values = [(j.journey_id, j.value, j.salience, j.peak.touch_id, j.end.touch_id) for j in journeys.values()]
+    if not values:
+        return
+    if connection.vendor == "postgresql":
+        # One UPDATE ... FROM (VALUES ...): bulk_update's CASE per column costs more
+        # Python than the whole rest of a refresh (profiled at 5M touchpoints).
+        table = Journey._meta.db_table
+        rows = ", ".join(["(%s, %s::double precision, %s::double precision, %s::bigint, %s::bigint)"] * len(values))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS j SET remembered_value = v.value, salience = v.salience, "  # noqa: S608 - table name from the model
+                "peak_interaction_id = v.peak, end_interaction_id = v.end_id "
+                f"FROM (VALUES {rows}) AS v(id, value, salience, peak, end_id) WHERE j.id = v.id",
+                [x for row in values for x in row],
+            )
+        return
+    objects = [
+        Journey(pk=pk, remembered_value=value, salience=salience, peak_interaction_id=peak, end_interaction_id=end)
+        for pk, value, salience, peak, end in values
+    ]
     Journey.objects.bulk_update(
-        rows, ["remembered_value", "salience", "peak_interaction_id", "end_interaction_id"], batch_size=500
+        objects, ["remembered_value", "salience", "peak_interaction_id", "end_interaction_id"], batch_size=500
     )
 
 

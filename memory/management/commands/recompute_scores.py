@@ -1,15 +1,53 @@
 """python manage.py recompute_scores: rebuild memories from the whole history."""
 
+import multiprocessing
 import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Count
+from django.db import connections
+from django.db.models import Count, QuerySet
 from tqdm import tqdm
 
 from customers.models import Customer
 from memory.models import CustomerMemory
 from memory.services import memory_refresh
+
+
+def _batches(customers: QuerySet[Customer], size: int) -> Iterator[list[int]]:
+    """Keyset batches of ids: memory stays flat however many customers there are."""
+    last_id = 0
+    while batch := list(customers.filter(id__gt=last_id).values_list("id", flat=True)[:size]):
+        yield batch
+        last_id = batch[-1]
+
+
+def _recompute(customer_ids: list[int]) -> int:
+    for customer_id in customer_ids:
+        memory_refresh(customer_id=customer_id, force_recompute=True)
+    return len(customer_ids)
+
+
+class _InProcess:
+    """The same interface as a pool, without processes."""
+
+    def __enter__(self) -> "_InProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def imap_unordered(self, func: Callable[[list[int]], int], items: Iterable[list[int]]) -> Iterator[int]:
+        return map(func, items)
+
+
+def _pool(processes: int) -> Any:
+    if processes <= 1:
+        return _InProcess()
+    # Each child opens its own database connection: the parent's must not be shared.
+    connections.close_all()
+    return multiprocessing.get_context("fork").Pool(processes, initializer=connections.close_all)
 
 
 class Command(BaseCommand):
@@ -19,6 +57,9 @@ class Command(BaseCommand):
         parser.add_argument("refs", nargs="*", help="Customer refs; all customers when none given.")
         parser.add_argument("--segment", help="Only customers in this segment (by name).")
         parser.add_argument("--batch-size", type=int, default=1000, help="Customers read per batch (1000).")
+        parser.add_argument(
+            "--processes", type=int, default=1, help="Worker processes, each with its own connection (1)."
+        )
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -36,20 +77,15 @@ class Command(BaseCommand):
 
         started = time.monotonic()
         done = 0
-        last_id = 0
-        with tqdm(
-            total=total, desc="recompute", unit="cust", disable=options["no_progress"] or options["verbosity"] == 0
-        ) as bar:
-            while True:
-                # Keyset batches: memory stays flat however many customers there are.
-                batch = list(customers.filter(id__gt=last_id).values_list("id", flat=True)[: options["batch_size"]])
-                if not batch:
-                    break
-                for customer_id in batch:
-                    memory_refresh(customer_id=customer_id, force_recompute=True)
-                    bar.update(1)
-                done += len(batch)
-                last_id = batch[-1]
+        with (
+            tqdm(
+                total=total, desc="recompute", unit="cust", disable=options["no_progress"] or options["verbosity"] == 0
+            ) as bar,
+            _pool(options["processes"]) as pool,
+        ):
+            for count in pool.imap_unordered(_recompute, _batches(customers, options["batch_size"])):
+                done += count
+                bar.update(count)
         elapsed = time.monotonic() - started
         bands = dict(CustomerMemory.objects.filter(customer__in=customers).values_list("band").annotate(n=Count("pk")))
         self.stdout.write(
