@@ -32,6 +32,7 @@ def test_seed_scale_writes_exactly_the_plan_with_consistent_journeys_and_scores(
     recoveries = Interaction.objects.filter(resolves__isnull=False).select_related("resolves")
     assert recoveries.exists()
     for reply in recoveries:
+        assert reply.resolves is not None
         assert reply.resolves.customer_id == reply.customer_id and reply.resolves.occurred_at <= reply.occurred_at
     assert sum(DailyStat.objects.values_list("count", flat=True)) == 3000
     assert memory_mismatches(list(Customer.objects.values_list("pk", flat=True))) == []
