@@ -204,6 +204,8 @@ SPECTACULAR_SETTINGS = {
         "integrations.schema.document_errors",
     ],
 }
+# bench/api.py compares the API with a bare JSON view on the same server; off in production.
+BENCHMARK_VIEWS = env.bool("BENCHMARK_VIEWS", default=False)
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
 
 # --- Celery -------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from config import views as config_views
 from config.health import HealthView
 from customers import views as customer_views
 from dashboards import views as dashboard_views
@@ -23,5 +25,8 @@ urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),
     path("api/v1/", include("config.api_urls")),
 ]
+
+if settings.BENCHMARK_VIEWS:
+    urlpatterns.append(path("bench/json/", config_views.bare_json))
 
 handler404 = "config.views.not_found"

@@ -1,6 +1,6 @@
-"""Real processes for fault, concurrency and backup tests: a Redis of their own (so it can
-be stopped without disturbing the rest of the suite), gunicorn and Celery workers and beat,
-all against the test database.
+"""Real processes for fault, concurrency and backup tests and for the benchmarks: a Redis
+of their own (so it can be stopped without disturbing anything else), gunicorn and Celery
+workers and beat, against one database. No pytest here: bench/ uses it too.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from django.db import connection
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -37,11 +36,15 @@ def process_database_url() -> str:
     return f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
+class StackError(AssertionError):
+    """A process did not start or a condition did not come true in time."""
+
+
 def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+            raise StackError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
 
 
@@ -72,8 +75,21 @@ class Service:
         while not any(text in line for line in self.output):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                pytest.fail(f"{self.name} never printed {text!r}:\n{self.log()}")
+                raise StackError(f"{self.name} never printed {text!r}:\n{self.log()}")
             time.sleep(0.1)
+
+    def peak_rss_mib(self) -> float:
+        """The largest peak resident memory (VmHWM) of any live process in this group."""
+        peak = 0
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                if os.getpgid(int(status.parent.name)) != self.process.pid:
+                    continue
+                line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM:"))
+            except (OSError, StopIteration, ProcessLookupError):
+                continue
+            peak = max(peak, int(line.split()[1]))
+        return peak / 1024
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no shutdown code runs, nothing is acknowledged."""
@@ -119,12 +135,12 @@ class RedisServer:
 class Stack:
     """gunicorn + Celery worker (+ beat) of this project against one database and Redis."""
 
-    def __init__(self, redis: RedisServer, **settings: str) -> None:
+    def __init__(self, redis: RedisServer, database_url: str | None = None, **settings: str) -> None:
         self.redis = redis
         self.port = free_port()
         self.env = {
             **os.environ,
-            "DATABASE_URL": process_database_url(),
+            "DATABASE_URL": database_url or process_database_url(),
             "REDIS_URL": redis.url(),
             "DEBUG": "1",
             "API_RATE_LIMIT": "1000000/min",

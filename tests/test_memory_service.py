@@ -13,7 +13,7 @@ from interactions.services import interaction_change, interaction_delete
 from journeys.models import Journey
 from memory.models import CustomerMemory, ScoreSnapshot
 from memory.selectors import stale_customer_ids
-from memory.services import memory_refresh
+from memory.services import memory_recompute_many, memory_refresh
 from memory.tasks import refresh_all_memories, schedule_memory_refresh, sweep_stale_memories
 from tests.broker import purge_queue, queued_messages
 from tests.factories import T0, CustomerFactory, record
@@ -172,3 +172,37 @@ def test_backfilled_history_matches_what_was_known_each_day(customer: Customer) 
     assert made == 4
     scores = list(ScoreSnapshot.objects.filter(customer=customer).order_by("day").values_list("score", flat=True))
     assert scores[0] < 10 and scores[-1] > scores[1]  # the complaint first, lifted after day 20
+
+
+MEMORY_FIELDS = ("score", "band", "value", "trend_7d", "trend_30d", "breakdown", "next_touch_gain", "state",
+                 "history_version", "max_interaction_id", "last_interaction_at", "parameters_fingerprint")  # fmt: skip
+
+
+def test_recompute_many_equals_a_forced_refresh_of_each() -> None:
+    now = T0 + timedelta(days=200)
+    customers = [CustomerFactory.create() for _ in range(5)]
+    for n, customer in enumerate(customers):
+        complaint = record(customer, channel="complaint", valence=-2, days=100 + n)
+        record(customer, valence=2, days=101 + n, resolves=complaint)
+        for day in range(n * 3):
+            record(customer, valence=(day % 5) - 2, days=120 + day * 4)
+        if n % 2:  # some have earlier snapshots to trend against, and an open journey now
+            memory_refresh(customer_id=customer.pk, as_of=now - timedelta(days=10))
+            memory_refresh(customer_id=customer.pk, as_of=now - timedelta(days=40))
+            record(customer, valence=-1, at=now - timedelta(days=2))
+    silent = CustomerFactory.create()  # no touchpoints at all
+    ids = [c.pk for c in [*customers, silent]]
+
+    def snapshot() -> dict[int, tuple[object, ...]]:
+        rows = CustomerMemory.objects.filter(customer_id__in=ids)
+        memories = {m.customer_id: tuple(getattr(m, f) for f in MEMORY_FIELDS) for m in rows}
+        journeys = tuple(Journey.objects.order_by("pk").values_list("pk", "remembered_value", "salience"))
+        return {**memories, 0: journeys}
+
+    for customer_id in ids:
+        memory_refresh(customer_id=customer_id, as_of=now, force_recompute=True)
+    one_by_one = snapshot()
+    Journey.objects.update(remembered_value=None, salience=None)
+    assert memory_recompute_many(customer_ids=ids, as_of=now) == len(ids)
+    assert snapshot() == one_by_one
+    assert any(m[3] is not None for k, m in one_by_one.items() if k)  # trends were compared

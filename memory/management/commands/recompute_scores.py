@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from customers.models import Customer
 from memory.models import CustomerMemory
-from memory.services import memory_refresh
+from memory.services import memory_recompute_many
 
 
 def _batches(customers: QuerySet[Customer], size: int) -> Iterator[list[int]]:
@@ -24,9 +24,7 @@ def _batches(customers: QuerySet[Customer], size: int) -> Iterator[list[int]]:
 
 
 def _recompute(customer_ids: list[int]) -> int:
-    for customer_id in customer_ids:
-        memory_refresh(customer_id=customer_id, force_recompute=True)
-    return len(customer_ids)
+    return memory_recompute_many(customer_ids=customer_ids)
 
 
 class _InProcess:

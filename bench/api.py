@@ -1,0 +1,186 @@
+"""Single-touchpoint API: throughput against a bare JSON view, and freshness.
+
+    .venv/bin/python -m bench.api [--seconds 20] [--clients 8] [--rate 200] [--web-workers 2] [--worker-processes 2]
+
+Against a scratch database (rememberly_bench_api, re-created), gunicorn, a Celery worker
+and a Redis of their own, all on this machine:
+
+2. POST /api/v1/interactions/ requests/s with `--clients` keep-alive clients, against
+   GET /bench/json/ (a Django view returning JSON, no database) on the same server.
+3. Freshness: touchpoints sent at `--rate` per second (open loop) for `--seconds`; for
+   each, the time from sending it to the moment its customer's stored score includes it
+   (polled in PostgreSQL every 20 ms). p50 and p95.
+6. Peak RSS of the web and worker processes after these loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import psycopg2
+
+from bench.common import (
+    Client,
+    closed_loop,
+    fresh_database,
+    manage,
+    median,
+    percentile,
+    print_table,
+    production_env,
+    running_stack,
+)
+
+CHANNELS = ["call", "email", "chat", "support_ticket", "meeting", "complaint"]
+
+
+def touchpoint(n: int, customers: int, rng: random.Random) -> dict[str, object]:
+    customer = rng.randrange(customers)
+    return {
+        "customer_ref": f"A-{customer:05d}",
+        "customer_name": f"API bench customer {customer}",
+        "channel": rng.choice(CHANNELS),
+        "valence": rng.randint(-2, 2),
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "source": "bench-api",
+        "external_id": f"a-{n}",
+    }
+
+
+def throughput(port: int, key: str, clients: int, seconds: float) -> tuple[float, float]:
+    auth = {"Authorization": f"Api-Key {key}"}
+
+    def post() -> object:
+        client, rng = Client(port, auth), random.Random()
+
+        def call(n: int) -> None:
+            status, body = client.request("POST", "/api/v1/interactions/", touchpoint(n, 2000, rng))
+            if status != 201:
+                raise RuntimeError(f"POST answered {status}: {body[:200]!r}")
+
+        return call
+
+    def bare() -> object:
+        client = Client(port)
+
+        def call(n: int) -> None:
+            status, _ = client.request("GET", "/bench/json/")
+            if status != 200:
+                raise RuntimeError(f"bare view answered {status}")
+
+        return call
+
+    bare_rate = closed_loop(clients, seconds, bare)  # type: ignore[arg-type]
+    api_rate = closed_loop(clients, seconds, post)  # type: ignore[arg-type]
+    return api_rate, bare_rate
+
+
+def freshness(port: int, key: str, database_url: str, rate: int, seconds: float) -> tuple[list[float], list[float]]:
+    """(seconds to a fresh score, seconds to answer) per touchpoint sent at `rate`/s."""
+    auth = {"Authorization": f"Api-Key {key}"}
+    local = threading.local()
+    pending: dict[int, list[tuple[int, float]]] = {}  # customer id -> [(interaction id, sent at)]
+    lock = threading.Lock()
+    fresh: list[float] = []
+    answered: list[float] = []
+    sending = threading.Event()
+    sending.set()
+
+    def send(n: int) -> None:
+        if not hasattr(local, "client"):
+            local.client, local.rng = Client(port, auth), random.Random(n)
+        sent = time.monotonic()
+        status, body = local.client.request("POST", "/api/v1/interactions/", touchpoint(10**8 + n, 5000, local.rng))
+        if status != 201:
+            raise RuntimeError(f"POST answered {status}: {body[:200]!r}")
+        stored = json.loads(body)
+        with lock:
+            answered.append(time.monotonic() - sent)
+            pending.setdefault(stored["customer"], []).append((stored["id"], sent))
+
+    def watch() -> None:
+        conn = psycopg2.connect(database_url)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            while sending.is_set() or pending:
+                with lock:
+                    customers = list(pending)
+                if customers:
+                    cur.execute(
+                        "SELECT customer_id, max_interaction_id FROM memory_customermemory WHERE customer_id = ANY(%s)",
+                        [customers],
+                    )
+                    now = time.monotonic()
+                    with lock:
+                        for customer_id, max_id in cur.fetchall():
+                            waiting = pending.get(customer_id, [])
+                            done = [(i, t) for i, t in waiting if i <= max_id]
+                            fresh.extend(now - t for _, t in done)
+                            left = [(i, t) for i, t in waiting if i > max_id]
+                            if left:
+                                pending[customer_id] = left
+                            else:
+                                pending.pop(customer_id, None)
+                time.sleep(0.02)
+        conn.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    total = int(rate * seconds)
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=48) as pool:
+        futures = []
+        for n in range(total):
+            delay = start + n / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(send, n))
+        for f in futures:
+            f.result()
+    achieved = total / (time.monotonic() - start)
+    sending.clear()
+    watcher.join(timeout=120)
+    print(f"  sent {total} touchpoints at {achieved:.0f}/s (asked {rate}/s); {len(fresh)} seen fresh")
+    return fresh, answered
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--worker-processes", type=int, default=2)
+    args = parser.parse_args()
+
+    print("setting up rememberly_bench_api ...")
+    url = fresh_database("rememberly_bench_api")
+    key = manage(production_env(url), "issue_api_key", "bench", "--scope", "push").strip()
+    with running_stack(url, web_workers=args.web_workers, worker_processes=args.worker_processes) as stack:
+        print(f"2. throughput, {args.clients} clients, {args.seconds:.0f} s each ...")
+        api_rate, bare_rate = throughput(stack.port, key, args.clients, args.seconds)
+        print(f"3. freshness at {args.rate}/s for {args.seconds:.0f} s ...")
+        fresh, answered = freshness(stack.port, key, url, args.rate, args.seconds)
+        web_rss = stack.services[0].peak_rss_mib()
+        worker_rss = stack.services[1].peak_rss_mib() if len(stack.services) > 1 else 0.0
+    print_table(
+        [
+            ("2. single POST /api/v1/interactions/ (req/s)", ">= 0.5x reference", f"{api_rate:.0f} "
+             f"({api_rate / bare_rate:.2f}x)", f"bare Django JSON view {bare_rate:.0f} req/s"),
+            (f"3. freshness at {args.rate}/s, POST to stored score", "p95 < 1 s",
+             f"p50 {median(fresh) * 1000:.0f} ms, p95 {percentile(fresh, 95) * 1000:.0f} ms",
+             f"POST answered: p50 {median(answered) * 1000:.0f} ms, p95 {percentile(answered, 95) * 1000:.0f} ms"),
+            ("6. peak RSS under these loads", "-", f"web process {web_rss:.0f} MiB, worker process "
+             f"{worker_rss:.0f} MiB", f"{args.web_workers} gunicorn, {args.worker_processes} Celery processes"),
+        ]
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
