@@ -6,7 +6,9 @@ Against a scratch database (rememberly_bench_api, re-created), gunicorn, a Celer
 and a Redis of their own, all on this machine:
 
 2. POST /api/v1/interactions/ requests/s with `--clients` keep-alive clients, against
-   GET /bench/json/ (a Django view returning JSON, no database) on the same server.
+   GET /bench/json/ (a Django view returning JSON, no database) on the same server, and
+   POST /bench/insert/ (a view storing the body as one row in one committed transaction:
+   the cheapest durable write).
 3. Freshness: touchpoints sent at `--rate` per second (open loop) for `--seconds`; for
    each, the time from sending it to the moment its customer's stored score includes it
    (polled in PostgreSQL every 20 ms). p50 and p95.
@@ -53,7 +55,7 @@ def touchpoint(n: int, customers: int, rng: random.Random) -> dict[str, object]:
     }
 
 
-def throughput(port: int, key: str, clients: int, seconds: float) -> tuple[float, float]:
+def throughput(port: int, key: str, clients: int, seconds: float) -> tuple[float, float, float]:
     auth = {"Authorization": f"Api-Key {key}"}
 
     def post() -> object:
@@ -76,9 +78,20 @@ def throughput(port: int, key: str, clients: int, seconds: float) -> tuple[float
 
         return call
 
+    def insert() -> object:
+        client, rng = Client(port), random.Random()
+
+        def call(n: int) -> None:
+            status, _ = client.request("POST", "/bench/insert/", touchpoint(n, 2000, rng))
+            if status != 201:
+                raise RuntimeError(f"insert view answered {status}")
+
+        return call
+
     bare_rate = closed_loop(clients, seconds, bare)  # type: ignore[arg-type]
+    insert_rate = closed_loop(clients, seconds, insert)  # type: ignore[arg-type]
     api_rate = closed_loop(clients, seconds, post)  # type: ignore[arg-type]
-    return api_rate, bare_rate
+    return api_rate, bare_rate, insert_rate
 
 
 def freshness(port: int, key: str, database_url: str, rate: int, seconds: float) -> tuple[list[float], list[float]]:
@@ -162,9 +175,11 @@ def main() -> None:
     print("setting up rememberly_bench_api ...")
     url = fresh_database("rememberly_bench_api")
     key = manage(production_env(url), "issue_api_key", "bench", "--scope", "push").strip()
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE bench_write (id bigserial PRIMARY KEY, body text NOT NULL)")
     with running_stack(url, web_workers=args.web_workers, worker_processes=args.worker_processes) as stack:
         print(f"2. throughput, {args.clients} clients, {args.seconds:.0f} s each ...")
-        api_rate, bare_rate = throughput(stack.port, key, args.clients, args.seconds)
+        api_rate, bare_rate, insert_rate = throughput(stack.port, key, args.clients, args.seconds)
         print(f"3. freshness at {args.rate}/s for {args.seconds:.0f} s ...")
         fresh, answered = freshness(stack.port, key, url, args.rate, args.seconds)
         web_rss = stack.services[0].peak_rss_mib()
@@ -172,7 +187,8 @@ def main() -> None:
     print_table(
         [
             ("2. single POST /api/v1/interactions/ (req/s)", ">= 0.5x reference", f"{api_rate:.0f} "
-             f"({api_rate / bare_rate:.2f}x)", f"bare Django JSON view {bare_rate:.0f} req/s"),
+             f"({api_rate / bare_rate:.2f}x)", f"bare Django JSON view {bare_rate:.0f} req/s; view doing one "
+             f"committed INSERT {insert_rate:.0f} req/s (API {api_rate / insert_rate:.2f}x of it)"),
             (f"3. freshness at {args.rate}/s, POST to stored score", "p95 < 1 s",
              f"p50 {median(fresh) * 1000:.0f} ms, p95 {percentile(fresh, 95) * 1000:.0f} ms",
              f"POST answered: p50 {median(answered) * 1000:.0f} ms, p95 {percentile(answered, 95) * 1000:.0f} ms"),

@@ -27,6 +27,6 @@ urlpatterns = [
 ]
 
 if settings.BENCHMARK_VIEWS:
-    urlpatterns.append(path("bench/json/", config_views.bare_json))
+    urlpatterns += [path("bench/json/", config_views.bare_json), path("bench/insert/", config_views.bare_insert)]
 
 handler404 = "config.views.not_found"

@@ -1,4 +1,6 @@
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found
 
 
@@ -10,6 +12,17 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def bare_json(request: HttpRequest) -> HttpResponse:
-    """The reference for bench/api.py: the cheapest JSON answer this server can give (no
+    """A reference for bench/api.py: the cheapest JSON answer this server can give (no
     database, no authentication). Routed only when BENCHMARK_VIEWS is set."""
     return JsonResponse({"ok": True})
+
+
+@csrf_exempt
+def bare_insert(request: HttpRequest) -> HttpResponse:
+    """A reference for bench/api.py: the cheapest durable write, the request body stored
+    as one row in one committed transaction (the table is made by the benchmark).
+    Routed only when BENCHMARK_VIEWS is set."""
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO bench_write (body) VALUES (%s) RETURNING id", [request.body.decode()])
+        (row_id,) = cursor.fetchone()
+    return JsonResponse({"id": row_id}, status=201)

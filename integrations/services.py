@@ -37,6 +37,10 @@ def _enqueue(delivery_ids: Iterable[int]) -> None:
 
 
 @transaction.atomic
+def subscriptions_for(event: Event) -> list[WebhookSubscription]:
+    return [s for s in WebhookSubscription.objects.filter(active=True) if s.wants(event)]
+
+
 def webhooks_emit(
     *,
     event: Event,
@@ -48,7 +52,7 @@ def webhooks_emit(
     the same event twice (a sweeper, a retry) delivers it once. Returns how many were queued.
     """
     if subscriptions is None:
-        subscriptions = [s for s in WebhookSubscription.objects.filter(active=True) if s.wants(event)]
+        subscriptions = subscriptions_for(event)
     if not subscriptions or not items:
         return 0
     rows = [

@@ -342,9 +342,14 @@ def _count_in_dashboards(interactions: list[Interaction], *, sign: int) -> None:
 
 def _notify_recorded(interactions: list[Interaction]) -> None:
     from integrations.models import Event  # integrations builds on interactions
-    from integrations.services import interaction_payloads, webhooks_emit
+    from integrations.services import interaction_payloads, subscriptions_for, webhooks_emit
 
-    webhooks_emit(event=Event.INTERACTION_RECORDED, items=interaction_payloads(interactions))
+    # Payloads only when someone listens: most installations have no subscription.
+    subscriptions = subscriptions_for(Event.INTERACTION_RECORDED)
+    if subscriptions:
+        webhooks_emit(
+            event=Event.INTERACTION_RECORDED, items=interaction_payloads(interactions), subscriptions=subscriptions
+        )
 
 
 def _bump_versions(customer_ids: Sequence[int], *, rewrite: bool) -> None:

@@ -95,3 +95,8 @@ def test_security_headers_are_set(client: Client) -> None:
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_benchmark_views_are_not_routed_unless_asked_for(client: Client) -> None:
+    assert client.get("/bench/json/").status_code == 404
+    assert client.post("/bench/insert/", "x", content_type="text/plain").status_code == 404

@@ -1,0 +1,78 @@
+"""Throughput against the number of Celery worker processes (the curve in docs/scaling.md).
+
+    .venv/bin/python -m bench.workers --database rememberly_small [--processes 1 2 3 4]
+
+On a database seeded by seed_scale (bench/README.md), for each worker count: queue one
+memory refresh task per customer through a Redis of its own, start a worker with that
+many processes, and time until every memory has been rewritten. Each run changes one
+model parameter a little, so every refresh is a full recompute (the heaviest task).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import psycopg2
+
+from bench.common import SERVER, manage, print_table, production_env
+from tests.stack import RedisServer, Stack
+
+ENQUEUE = """
+from customers.models import Customer
+from memory.tasks import refresh_customer_memory
+for pk in Customer.objects.values_list("pk", flat=True).iterator():
+    refresh_customer_memory.delay(pk)
+"""
+
+
+def run(url: str, processes: int, customers: int) -> float:
+    redis = RedisServer()
+    redis.start()
+    # A new loss-aversion value per run: a new parameter fingerprint, so full recomputes.
+    env = {**production_env(url), "REDIS_URL": redis.url(), "MEMORY_LOSS_AVERSION": f"{2.25 + processes / 1000}"}
+    try:
+        manage(env, "shell", "-c", ENQUEUE)
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT now()")
+            since = cur.fetchone()[0]
+        conn.close()
+        stack = Stack(redis, env.pop("DATABASE_URL"), **env)
+        started = time.monotonic()
+        stack.start_worker(pool="prefork", concurrency=processes)
+        try:
+            while True:
+                with psycopg2.connect(url) as conn, conn.cursor() as cur:
+                    cur.execute("SELECT count(*) FROM memory_customermemory WHERE updated_at >= %s", [since])
+                    done = cur.fetchone()[0]
+                conn.close()
+                if done >= customers:
+                    return customers / (time.monotonic() - started)
+                time.sleep(0.2)
+        finally:
+            stack.stop()
+    finally:
+        redis.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default="rememberly_small")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 3, 4])
+    args = parser.parse_args()
+    url = f"{SERVER}/{args.database}"
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM customers_customer")
+        customers = cur.fetchone()[0]
+    rows = []
+    base = None
+    for n in args.processes:
+        rate = run(url, n, customers)
+        base = base or rate
+        print(f"  {n} worker process(es): {rate:,.0f} full refreshes/s")
+        rows.append((f"{n} Celery worker process(es)", "-", f"{rate:,.0f} refreshes/s", f"{rate / base:.2f}x of 1"))
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
