@@ -26,6 +26,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
@@ -77,9 +78,11 @@ def login(port: int, username: str, password: str) -> dict[str, str]:
     return {"Cookie": f"sessionid={session['sessionid'].value}"}
 
 
-def latencies(client: Client, paths: list[str]) -> list[float]:
+def latencies(client: Client, paths: list[str], before: Callable[[], object] | None = None) -> list[float]:
     times = []
     for path in paths:
+        if before is not None:
+            before()
         started = time.perf_counter()
         status, body = client.request("GET", path)
         times.append(time.perf_counter() - started)

@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
@@ -32,14 +32,37 @@ def customers_by_memory(*, band: str | None = None, limit: int = 25) -> QuerySet
     return queryset.order_by("memory__score", "id")[:limit]
 
 
+# NOT EXISTS, not a LEFT JOIN ... IS NULL: PostgreSQL estimates the join as one row and
+# reads every complaint; the anti-join lets a LIMIT stop early (730 ms -> 1 ms at 5M).
+UNRECOVERED = Q(valence__lt=0, resolved_on_first_contact=False) & ~Exists(
+    Interaction.objects.filter(resolves=OuterRef("pk"))
+)
+COMPLAINT = Q(channel=Channel.COMPLAINT)
+BAD_ENDING = Q(pk=F("journey__end_interaction_id"), journey__closed_at__isnull=True)
+
+
 def waiting_for_recovery() -> QuerySet[Interaction]:
     """Complaints, and bad endings of journeys still open, that nobody has recovered yet:
     the one rule behind the customer page and the dashboard's recovery queue (seeds/002)."""
-    complaint_or_bad_ending = Q(channel=Channel.COMPLAINT) | Q(
-        pk=F("journey__end_interaction_id"), journey__closed_at__isnull=True
-    )
-    return Interaction.objects.filter(
-        complaint_or_bad_ending, valence__lt=0, resolved_on_first_contact=False, resolutions__isnull=True
+    return Interaction.objects.filter(COMPLAINT | BAD_ENDING, UNRECOVERED)
+
+
+def unrecovered_complaints() -> QuerySet[Interaction]:
+    """The first half of waiting_for_recovery(), followed by the complaints' own index."""
+    return Interaction.objects.filter(COMPLAINT, UNRECOVERED)
+
+
+def journeys_ending_badly() -> QuerySet[Journey]:
+    """The second half, from the journeys' side: open journeys whose ending is bad, not a
+    complaint (those are in the first half) and not recovered. PostgreSQL cannot estimate
+    "this touchpoint ends its journey" from the touchpoints' side and reads them all; from
+    the open journeys, by their last touch, it stops after the first few (600 ms -> 2 ms)."""
+    ending = "end_interaction__"
+    return (
+        Journey.objects.filter(closed_at__isnull=True, **{f"{ending}valence__lt": 0})
+        .filter(**{f"{ending}resolved_on_first_contact": False})
+        .exclude(**{f"{ending}channel": Channel.COMPLAINT})
+        .filter(~Exists(Interaction.objects.filter(resolves=OuterRef("end_interaction_id"))))
     )
 
 

@@ -10,13 +10,10 @@ from dashboards.forms import DashboardFilters
 from dashboards.selectors import (
     Filters,
     at_risk,
-    band_distribution,
+    cached_aggregates,
     customers_in_scope,
-    heatmap,
-    memory_makers,
     next_best_touches,
     recovery_queue,
-    score_trend,
 )
 from memory.services import memory_parameters
 
@@ -68,17 +65,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     filters = _filters(form)
     params = memory_parameters()
     export = request.GET.get("export", "")
+    aggregates = cached_aggregates(filters, params)
     panels = {
-        "bands": band_distribution(filters),
+        "bands": aggregates["bands"],
         "at_risk": list(at_risk(filters)),
-        "recovery_queue": list(recovery_queue(filters)),
-        "heatmap": heatmap(filters, params),
-        "memory_makers": memory_makers(filters, params),
+        "recovery_queue": recovery_queue(filters),
+        "heatmap": aggregates["heatmap"],
+        "memory_makers": aggregates["memory_makers"],
         "next_best_touches": list(next_best_touches(filters)),
     }
     if export in EXPORTS:
         return _csv(export, panels[export])
-    trend = score_trend(filters)
+    trend = aggregates["trend"]
     return render(
         request,
         "dashboards/dashboard.html",

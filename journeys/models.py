@@ -69,7 +69,13 @@ class Journey(models.Model):
                 name="journey_closed_consistently",
             ),
         ]
-        indexes = [models.Index(fields=["customer", "-started_at"], name="journey_customer_start_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-started_at"], name="journey_customer_start_idx"),
+            # The dashboard's bad endings: open journeys by their last touch.
+            models.Index(
+                fields=["last_interaction_at"], condition=Q(closed_at__isnull=True), name="journey_open_last_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         label = self.ref or f"journey #{self.pk}"

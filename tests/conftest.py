@@ -64,3 +64,12 @@ def reference_data(request: pytest.FixtureRequest) -> None:
         ("accounts.migrations.0001_roles", "create_roles"),
     ]:
         getattr(import_module(module), function)(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Each test starts with an empty cache (Redis db 15): cached dashboard panels or rate
+    budgets of one test must not leak into the next."""
+    from django.core.cache import cache
+
+    cache.clear()

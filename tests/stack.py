@@ -126,10 +126,15 @@ class RedisServer:
             self.service.kill()
             self.service = None
 
-    def queued(self, queue: str = "celery") -> int:
+    def command(self, *words: str) -> str:
+        """One Redis command over the wire protocol; the raw first line of the answer."""
+        request = f"*{len(words)}\r\n" + "".join(f"${len(w)}\r\n{w}\r\n" for w in words)
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
-            sock.sendall(f"*2\r\n$4\r\nLLEN\r\n${len(queue)}\r\n{queue}\r\n".encode())
-            return int(sock.recv(64).decode().strip().lstrip(":"))
+            sock.sendall(request.encode())
+            return sock.recv(64).decode().strip()
+
+    def queued(self, queue: str = "celery") -> int:
+        return int(self.command("LLEN", queue).lstrip(":"))
 
 
 class Stack:

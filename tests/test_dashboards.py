@@ -6,11 +6,11 @@ from django.test import Client
 from django.utils import timezone
 
 from dashboards.models import DailyStat
-from dashboards.selectors import Filters, heatmap, memory_makers, next_best_touches, recovery_queue
+from dashboards.selectors import Filters, cached_aggregates, heatmap, memory_makers, next_best_touches, recovery_queue
 from dashboards.services import daily_stats_rebuild
 from interactions.services import interaction_change, interaction_delete
 from memory.engine import MemoryParameters
-from memory.services import memory_refresh
+from memory.services import memory_parameters, memory_refresh
 from tests.factories import CustomerFactory, SegmentFactory, UserFactory, record
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +110,11 @@ def test_csv_export_matches_what_is_shown(client: Client, manager: Any) -> None:
     text = response.content.decode()
     assert '"Grumpy, Inc."' in text and '"Said ""never again"""' in text
     assert "rememberly-at-risk.csv" in client.get("/dashboard/?export=at_risk")["Content-Disposition"]
+
+
+def test_period_aggregates_come_from_the_cache_the_second_time(django_assert_num_queries: Any) -> None:
+    customer = CustomerFactory.create()
+    record(customer, at=timezone.now() - timedelta(days=1), channel="complaint", valence=-2)
+    first = cached_aggregates(Filters(), memory_parameters())
+    with django_assert_num_queries(0):
+        assert cached_aggregates(Filters(), memory_parameters()) == first

@@ -5,7 +5,9 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Max, Min
 
 from customers.models import Customer
+from customers.selectors import waiting_for_recovery
 from dashboards.models import DailyStat
+from dashboards.selectors import Filters, recovery_queue
 from interactions.models import Interaction
 from journeys.models import Journey
 from tests.convergence import memory_mismatches
@@ -39,3 +41,12 @@ def test_seed_scale_writes_exactly_the_plan_with_consistent_journeys_and_scores(
 
     with pytest.raises(CommandError, match="already has scale customers"):
         call_command("seed_scale", customers=10, interactions=100, verbosity=0)
+
+
+def test_recovery_queue_reads_the_same_rule_as_the_customer_page() -> None:
+    call_command("seed_scale", customers=80, interactions=4000, days=120, processes=1, verbosity=0)
+    filters = Filters(period_days=120)
+    everything = list(waiting_for_recovery().filter(occurred_at__gte=filters.since_start).order_by("occurred_at", "id"))
+    assert len(everything) > 20 and any(i.channel != "complaint" for i in everything)
+    assert recovery_queue(filters, limit=10_000) == everything
+    assert recovery_queue(filters, limit=7) == everything[:7]

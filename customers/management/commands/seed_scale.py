@@ -53,4 +53,6 @@ class Command(BaseCommand):
         daily_stats_rebuild()
         if not options["no_scores"]:
             call_command("recompute_scores", processes=options["processes"], verbosity=options["verbosity"])
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")  # the planner must know the new memories too
         self.stdout.write(self.style.SUCCESS(f"Done in {time.monotonic() - started:.0f} s."))
