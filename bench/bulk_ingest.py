@@ -1,9 +1,9 @@
 """Bulk ingest through the API vs raw PostgreSQL COPY of the same rows, in one run.
 
-    .venv/bin/python bench/bulk_ingest.py [--requests 100] [--items 1000] [--clients 2]
+    .venv/bin/python -m bench.bulk_ingest [--requests 100] [--items 1000] [--clients 2] [--no-worker]
 
-Starts its own gunicorn (2 workers) and Celery worker on 127.0.0.1 against a scratch
-database (rememberly_bench, dropped and re-created) and Redis db 14, pushes the requests,
+Starts its own gunicorn (2 workers), Celery worker and Redis on 127.0.0.1 against a scratch
+database (rememberly_bench, dropped and re-created), pushes the requests,
 then COPYs the same rows into a table shaped like the interactions table (same indexes
 and checks) and prints both rates. Needs the local PostgreSQL and Redis.
 """
@@ -14,43 +14,17 @@ import argparse
 import http.client
 import io
 import json
-import os
 import random
-import secrets
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg2
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = "postgres://postgres@127.0.0.1:5432"
+from bench.common import fresh_database, manage, print_table, production_env, running_stack
+
 DB = "rememberly_bench"
-PORT = 8100
 CHANNELS = ["call", "email", "chat", "support_ticket", "meeting", "complaint", "newsletter"]
-
-
-def env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": f"{PG}/{DB}",
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "API_RATE_LIMIT": "1000000/min",
-        "LOG_LEVEL": "WARNING",
-    }
-
-
-def manage(*args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env(), check=True, capture_output=True, text=True
-    ).stdout
 
 
 def payloads(requests: int, items: int, seed: int = 1) -> list[list[dict[str, object]]]:
@@ -78,7 +52,7 @@ def payloads(requests: int, items: int, seed: int = 1) -> list[list[dict[str, ob
     return batches
 
 
-def push_all(batches: list[list[dict[str, object]]], key: str, clients: int) -> tuple[float, int]:
+def push_all(batches: list[list[dict[str, object]]], port: int, key: str, clients: int) -> tuple[float, int]:
     bodies = [json.dumps({"items": b}).encode() for b in batches]
     created = [0]
     failures: list[str] = []
@@ -86,7 +60,7 @@ def push_all(batches: list[list[dict[str, object]]], key: str, clients: int) -> 
     queue = list(range(len(bodies)))
 
     def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         while True:
             with lock:
                 if not queue:
@@ -128,7 +102,7 @@ def push_all(batches: list[list[dict[str, object]]], key: str, clients: int) -> 
     return time.perf_counter() - started, created[0]
 
 
-def copy_reference(batches: list[list[dict[str, object]]]) -> float:
+def copy_reference(batches: list[list[dict[str, object]]], url: str) -> float:
     """COPY the same rows into a table with the interactions table's indexes and checks."""
     rows = [item for batch in batches for item in batch]
     buffer = io.StringIO()
@@ -139,7 +113,7 @@ def copy_reference(batches: list[list[dict[str, object]]]) -> float:
             f"{item['valence']}\t3\t{item['summary']}\t\\N\t\t\\N\tf\t{item['source']}\t{item['external_id']}\t"
             "2026-01-01T00:00:00+00\t2026-01-01T00:00:00+00\n"
         )
-    with psycopg2.connect(f"{PG}/{DB}") as conn, conn.cursor() as cur:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS bench_copy")
         cur.execute("CREATE TABLE bench_copy (LIKE interactions_interaction INCLUDING ALL)")
         conn.commit()
@@ -170,73 +144,25 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"setting up {DB} ...")
-    admin = psycopg2.connect(f"{PG}/postgres")
-    admin.autocommit = True  # DROP/CREATE DATABASE cannot run in a transaction
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-        cur.execute(f"CREATE DATABASE {DB}")
-    admin.close()
-    manage("migrate", "--noinput")
-    manage("collectstatic", "--noinput")
-    key = manage("issue_api_key", "bench", "--scope", "push").strip()
+    url = fresh_database(DB)
+    key = manage(production_env(url), "issue_api_key", "bench", "--scope", "push").strip()
     batches = payloads(args.requests, args.items)
-
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--workers",
-            "2",
-            "--timeout",
-            "120",
-        ],
-        cwd=ROOT,
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    worker = None
-    if not args.no_worker:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
-            cwd=ROOT,
-            env=env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/login/")
-                break
-            except OSError:
-                time.sleep(0.2)
-        total = args.requests * args.items
+    total = args.requests * args.items
+    with running_stack(url, web_workers=2, worker_processes=0 if args.no_worker else 1) as stack:
         print(f"API: {args.requests} x {args.items}-item bulk requests, {args.clients} clients")
-        # Leftover refresh tasks of an earlier run would keep a worker busy: start empty.
-        if subprocess.run(["redis-cli", "-n", "14", "flushdb"], capture_output=True).returncode != 0:
-            raise SystemExit("Redis db 14 could not be emptied: is Redis running on 127.0.0.1:6379?")
-        api_seconds, created = push_all(batches, key, args.clients)
+        api_seconds, created = push_all(batches, stack.port, key, args.clients)
         assert created == total, f"created {created} of {total}"
-        print("reference: COPY of the same rows")
-        copy_seconds = copy_reference(batches)
-    finally:
-        for process in (web, worker):
-            if process is not None:
-                process.terminate()
-                process.wait()
+    print("reference: COPY of the same rows")
+    copy_seconds = copy_reference(batches, url)
 
     api_rate, copy_rate = total / api_seconds, total / copy_seconds
-    print()
-    print(f"{'measure':<34}{'items':>9}{'seconds':>10}{'items/s':>11}")
-    label = "bulk API, no Celery worker" if args.no_worker else "bulk API (gunicorn, 2 workers)"
-    print(f"{label:<34}{total:>9}{api_seconds:>10.2f}{api_rate:>11.0f}")
-    print(f"{'PostgreSQL COPY (same rows)':<34}{total:>9}{copy_seconds:>10.2f}{copy_rate:>11.0f}")
-    print(f"ratio API / COPY: {api_rate / copy_rate:.3f}   (target in DESIGN.md section 7: >= 0.5)")
+    label = "bulk API, no Celery worker" if args.no_worker else "bulk API + Celery worker"
+    print_table(
+        [
+            (f"1. {label} (items/s)", ">= 0.5x reference", f"{api_rate:,.0f} ({api_rate / copy_rate:.3f}x)",
+             f"PostgreSQL COPY of the same {total:,} rows: {copy_rate:,.0f} rows/s"),
+        ]
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

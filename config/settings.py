@@ -250,6 +250,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.resend_stranded_deliveries",
         "schedule": timedelta(minutes=5),
     },
+    "dashboards-warm-cache": {
+        "task": "dashboards.tasks.warm_dashboard_cache",
+        "schedule": timedelta(seconds=90),  # inside the 120 s the totals stay cached
+    },
     "memory-nightly-refresh": {
         "task": "memory.tasks.refresh_all_memories",
         "schedule": crontab(hour=2, minute=15),

@@ -186,39 +186,44 @@ def customers_in_scope(filters: Filters) -> int:
 AGGREGATES_CACHE_SECONDS = 120
 
 
+def _aggregates_key(filters: Filters, params: MemoryParameters) -> str:
+    parts = (
+        filters.segment.pk if filters.segment else "",
+        filters.owner.pk if filters.owner else "",
+        filters.channel,
+        filters.stage.pk if filters.stage else "",
+        filters.period_days,
+        filters.since,
+        parameters_fingerprint(params),
+    )
+    return "dashboard:" + ":".join(str(part) for part in parts)
+
+
+def _aggregates(filters: Filters, params: MemoryParameters) -> dict[str, Any]:
+    return {
+        "bands": band_distribution(filters),
+        "heatmap": heatmap(filters, params),
+        "memory_makers": memory_makers(filters, params),
+        "trend": score_trend(filters),
+    }
+
+
+def refresh_aggregates(filters: Filters, params: MemoryParameters) -> dict[str, Any]:
+    """Compute the period totals now and keep them for the next two minutes."""
+    fresh = _aggregates(filters, params)
+    with contextlib.suppress(Exception):  # the cache (Redis) is down: still answer
+        cache.set(_aggregates_key(filters, params), fresh, AGGREGATES_CACHE_SECONDS)
+    return fresh
+
+
 def cached_aggregates(filters: Filters, params: MemoryParameters) -> dict[str, Any]:
     """The panels that sum whole periods (bands, heatmap, memory makers, score trend),
     kept in the cache for two minutes: at 5 million touchpoints they read hundreds of
     thousands of daily rows, and a manager's view of a quarter does not change by the
-    minute. The lists a manager acts on (at risk, recovery queue, next best touch) stay
-    live."""
-    key = "dashboard:" + ":".join(
-        str(part)
-        for part in (
-            filters.segment.pk if filters.segment else "",
-            filters.owner.pk if filters.owner else "",
-            filters.channel,
-            filters.stage.pk if filters.stage else "",
-            filters.period_days,
-            filters.since,
-            parameters_fingerprint(params),
-        )
-    )
-
-    def compute() -> dict[str, Any]:
-        return {
-            "bands": band_distribution(filters),
-            "heatmap": heatmap(filters, params),
-            "memory_makers": memory_makers(filters, params),
-            "trend": score_trend(filters),
-        }
-
+    minute. The unfiltered views are kept warm by a beat task (dashboards.tasks); the
+    lists a manager acts on (at risk, recovery queue, next best touch) stay live."""
     try:
-        cached = cache.get(key)
+        cached = cache.get(_aggregates_key(filters, params))
     except Exception:  # the cache (Redis) is down: the dashboard still works, uncached
-        return compute()
-    if cached is None:
-        cached = compute()
-        with contextlib.suppress(Exception):
-            cache.set(key, cached, AGGREGATES_CACHE_SECONDS)
-    return cast(dict[str, Any], cached)
+        return _aggregates(filters, params)
+    return cast(dict[str, Any], cached) if cached is not None else refresh_aggregates(filters, params)

@@ -2,12 +2,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dashboards.forms import PERIODS
 from dashboards.models import DailyStat
 from dashboards.selectors import Filters, cached_aggregates, heatmap, memory_makers, next_best_touches, recovery_queue
 from dashboards.services import daily_stats_rebuild
+from dashboards.tasks import warm_dashboard_cache
 from interactions.services import interaction_change, interaction_delete
 from memory.engine import MemoryParameters
 from memory.services import memory_parameters, memory_refresh
@@ -118,3 +122,13 @@ def test_period_aggregates_come_from_the_cache_the_second_time(django_assert_num
     first = cached_aggregates(Filters(), memory_parameters())
     with django_assert_num_queries(0):
         assert cached_aggregates(Filters(), memory_parameters()) == first
+
+
+def test_warmed_dashboard_reads_no_daily_counts(client: Any, manager: Any) -> None:
+    customer = CustomerFactory.create()
+    record(customer, at=timezone.now() - timedelta(days=1), channel="complaint", valence=-2)
+    assert warm_dashboard_cache() == len(PERIODS)
+    client.force_login(manager)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/dashboard/?period=365").status_code == 200
+    assert not [q for q in queries.captured_queries if "dashboards_dailystat" in q["sql"]]
