@@ -94,8 +94,11 @@ def throughput(port: int, key: str, clients: int, seconds: float) -> tuple[float
     return api_rate, bare_rate, insert_rate
 
 
-def freshness(port: int, key: str, database_url: str, rate: int, seconds: float) -> tuple[list[float], list[float]]:
-    """(seconds to a fresh score, seconds to answer) per touchpoint sent at `rate`/s."""
+def freshness(
+    port: int, key: str, database_url: str, rate: int, seconds: float, batch: int = 1
+) -> tuple[list[float], list[float]]:
+    """(seconds to a fresh score, seconds to answer) per touchpoint sent at `rate`/s, as
+    single POSTs (batch 1) or as bulk requests of `batch` touchpoints each."""
     auth = {"Authorization": f"Api-Key {key}"}
     local = threading.local()
     pending: dict[int, list[tuple[int, float]]] = {}  # customer id -> [(interaction id, sent at)]
@@ -109,13 +112,19 @@ def freshness(port: int, key: str, database_url: str, rate: int, seconds: float)
         if not hasattr(local, "client"):
             local.client, local.rng = Client(port, auth), random.Random(n)
         sent = time.monotonic()
-        status, body = local.client.request("POST", "/api/v1/interactions/", touchpoint(10**8 + n, 5000, local.rng))
-        if status != 201:
+        items = [touchpoint(10**8 + n * batch + i, 5000, local.rng) for i in range(batch)]
+        if batch == 1:
+            status, body = local.client.request("POST", "/api/v1/interactions/", items[0])
+            stored = [json.loads(body)] if status == 201 else []
+        else:
+            status, body = local.client.request("POST", "/api/v1/interactions/bulk/", {"items": items})
+            stored = json.loads(body)["results"] if status == 200 else []
+        if len(stored) != batch or any(r.get("status", "created") != "created" for r in stored):
             raise RuntimeError(f"POST answered {status}: {body[:200]!r}")
-        stored = json.loads(body)
         with lock:
-            answered.append(time.monotonic() - sent)
-            pending.setdefault(stored["customer"], []).append((stored["id"], sent))
+            for item in stored:
+                answered.append(time.monotonic() - sent)
+                pending.setdefault(item["customer"], []).append((item["id"], sent))
 
     def watch() -> None:
         conn = psycopg2.connect(database_url)
@@ -145,12 +154,13 @@ def freshness(port: int, key: str, database_url: str, rate: int, seconds: float)
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    total = int(rate * seconds)
+    requests, request_rate = int(rate * seconds / batch), rate / batch
+    total = requests * batch
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=48) as pool:
         futures = []
-        for n in range(total):
-            delay = start + n / rate - time.monotonic()
+        for n in range(requests):
+            delay = start + n / request_rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             futures.append(pool.submit(send, n))
@@ -167,7 +177,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--rate", type=int, default=200, help="Touchpoints per second for the freshness test.")
+    parser.add_argument("--batch", type=int, default=1, help="Touchpoints per request in the freshness test (1).")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-processes", type=int, default=2)
     args = parser.parse_args()
@@ -181,15 +192,16 @@ def main() -> None:
         print(f"2. throughput, {args.clients} clients, {args.seconds:.0f} s each ...")
         api_rate, bare_rate, insert_rate = throughput(stack.port, key, args.clients, args.seconds)
         print(f"3. freshness at {args.rate}/s for {args.seconds:.0f} s ...")
-        fresh, answered = freshness(stack.port, key, url, args.rate, args.seconds)
+        fresh, answered = freshness(stack.port, key, url, args.rate, args.seconds, args.batch)
         web_rss = stack.services[0].peak_rss_mib()
         worker_rss = stack.services[1].peak_rss_mib() if len(stack.services) > 1 else 0.0
+    how = "single POSTs" if args.batch == 1 else f"bulk requests of {args.batch}"
     print_table(
         [
             ("2. single POST /api/v1/interactions/ (req/s)", ">= 0.5x reference", f"{api_rate:.0f} "
              f"({api_rate / bare_rate:.2f}x)", f"bare Django JSON view {bare_rate:.0f} req/s; view doing one "
              f"committed INSERT {insert_rate:.0f} req/s (API {api_rate / insert_rate:.2f}x of it)"),
-            (f"3. freshness at {args.rate}/s, POST to stored score", "p95 < 1 s",
+            (f"3. freshness at {args.rate} touchpoints/s ({how}), POST to stored score", "p95 < 1 s",
              f"p50 {median(fresh) * 1000:.0f} ms, p95 {percentile(fresh, 95) * 1000:.0f} ms",
              f"POST answered: p50 {median(answered) * 1000:.0f} ms, p95 {percentile(answered, 95) * 1000:.0f} ms"),
             ("6. peak RSS under these loads", "-", f"web process {web_rss:.0f} MiB, worker process "

