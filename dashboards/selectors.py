@@ -92,9 +92,14 @@ def band_distribution(filters: Filters) -> list[dict[str, Any]]:
     ]
 
 
+# A memory's running state and breakdown are kilobytes of JSON each that no list shows.
+LIST_DEFERRED = ("state", "breakdown")
+
+
 def at_risk(filters: Filters, limit: int = 15) -> QuerySet[CustomerMemory]:
     return (
         CustomerMemory.objects.filter(filters.customers("customer__"), band=Band.AT_RISK)
+        .defer(*LIST_DEFERRED)
         .select_related("customer", "customer__owner", "customer__segment")
         .order_by("score", "customer_id")[:limit]
     )
@@ -164,6 +169,7 @@ def memory_makers(filters: Filters, params: MemoryParameters, limit: int = 12) -
 def next_best_touches(filters: Filters, limit: int = 12) -> QuerySet[CustomerMemory]:
     return (
         CustomerMemory.objects.filter(filters.customers("customer__"), next_touch_gain__gt=0)
+        .defer(*LIST_DEFERRED)
         .select_related("customer", "customer__owner")
         .order_by("-next_touch_gain", "customer_id")[:limit]
     )

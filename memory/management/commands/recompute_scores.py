@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
+from django.db import connection, connections
 from django.db.models import Count, QuerySet
 from tqdm import tqdm
 
@@ -85,6 +85,11 @@ class Command(BaseCommand):
                 done += count
                 bar.update(count)
         elapsed = time.monotonic() - started
+        if connection.vendor == "postgresql":
+            # Every memory row was rewritten: fresh statistics, or the planner misjudges the
+            # dashboard's queries (at-risk list 26 ms -> 220 ms at 100k customers without).
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {CustomerMemory._meta.db_table}")
         bands = dict(CustomerMemory.objects.filter(customer__in=customers).values_list("band").annotate(n=Count("pk")))
         self.stdout.write(
             self.style.SUCCESS(
