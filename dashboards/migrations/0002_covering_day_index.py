@@ -4,18 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('dashboards', '0001_initial'),
+        ("dashboards", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='dailystat',
-            name='dailystat_day_idx',
+            model_name="dailystat",
+            name="dailystat_day_idx",
         ),
         migrations.AddIndex(
-            model_name='dailystat',
-            index=models.Index(fields=['day'], include=('stage_id', 'channel', 'segment_id', 'owner_id', 'staff_id', 'count', 'negative_count', 'positive_sum', 'negative_sum'), name='dailystat_day_cover_idx'),
+            model_name="dailystat",
+            index=models.Index(
+                fields=["day"],
+                include=(
+                    "stage_id",
+                    "channel",
+                    "segment_id",
+                    "owner_id",
+                    "staff_id",
+                    "count",
+                    "negative_count",
+                    "positive_sum",
+                    "negative_sum",
+                ),
+                name="dailystat_day_cover_idx",
+            ),
         ),
     ]
