@@ -22,6 +22,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -55,42 +56,36 @@ def touchpoint(n: int, customers: int, rng: random.Random) -> dict[str, object]:
     }
 
 
+def requester(
+    port: int,
+    method: str,
+    path: str,
+    expected: int,
+    headers: dict[str, str] | None = None,
+    with_touchpoint: bool = False,
+) -> Callable[[], Callable[[int], None]]:
+    """For closed_loop: each client thread gets its own connection and sends request n."""
+
+    def make() -> Callable[[int], None]:
+        client, rng = Client(port, headers), random.Random()
+
+        def call(n: int) -> None:
+            status, body = client.request(method, path, touchpoint(n, 2000, rng) if with_touchpoint else None)
+            if status != expected:
+                raise RuntimeError(f"{method} {path} answered {status}: {body[:200]!r}")
+
+        return call
+
+    return make
+
+
 def throughput(port: int, key: str, clients: int, seconds: float) -> tuple[float, float, float]:
     auth = {"Authorization": f"Api-Key {key}"}
-
-    def post() -> object:
-        client, rng = Client(port, auth), random.Random()
-
-        def call(n: int) -> None:
-            status, body = client.request("POST", "/api/v1/interactions/", touchpoint(n, 2000, rng))
-            if status != 201:
-                raise RuntimeError(f"POST answered {status}: {body[:200]!r}")
-
-        return call
-
-    def bare() -> object:
-        client = Client(port)
-
-        def call(n: int) -> None:
-            status, _ = client.request("GET", "/bench/json/")
-            if status != 200:
-                raise RuntimeError(f"bare view answered {status}")
-
-        return call
-
-    def insert() -> object:
-        client, rng = Client(port), random.Random()
-
-        def call(n: int) -> None:
-            status, _ = client.request("POST", "/bench/insert/", touchpoint(n, 2000, rng))
-            if status != 201:
-                raise RuntimeError(f"insert view answered {status}")
-
-        return call
-
-    bare_rate = closed_loop(clients, seconds, bare)  # type: ignore[arg-type]
-    insert_rate = closed_loop(clients, seconds, insert)  # type: ignore[arg-type]
-    api_rate = closed_loop(clients, seconds, post)  # type: ignore[arg-type]
+    bare_rate = closed_loop(clients, seconds, requester(port, "GET", "/bench/json/", 200))
+    insert_rate = closed_loop(clients, seconds, requester(port, "POST", "/bench/insert/", 201, with_touchpoint=True))
+    api_rate = closed_loop(
+        clients, seconds, requester(port, "POST", "/api/v1/interactions/", 201, auth, with_touchpoint=True)
+    )
     return api_rate, bare_rate, insert_rate
 
 

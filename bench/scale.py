@@ -23,8 +23,6 @@ import random
 import re
 import resource
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -33,7 +31,7 @@ from urllib.parse import urlencode
 
 import psycopg2
 
-from bench.common import ROOT, SERVER, Client, manage, median, percentile, print_table, production_env, running_stack
+from bench.common import SERVER, Client, manage, median, percentile, print_table, production_env, running_stack
 
 CREATE_MANAGER = """
 from django.contrib.auth.models import Group, User
@@ -95,12 +93,7 @@ def latencies(client: Client, paths: list[str], before: Callable[[], object] | N
 def recompute(env: dict[str, str], processes: int) -> tuple[float, float]:
     """Seconds for recompute_scores, and the peak RSS (MiB) of its largest process."""
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "manage.py", "recompute_scores", "--processes", str(processes), "--no-progress"],
-        cwd=ROOT,
-        env={**env},
-        check=True,
-    )
+    print(manage(env, "recompute_scores", "--processes", str(processes), "--no-progress").strip())
     elapsed = time.perf_counter() - started
     return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 

@@ -65,7 +65,8 @@ def _times(n: int, rng: random.Random, start: datetime, end: datetime) -> list[d
 
 
 class _Writer:
-    """Tab-separated COPY text, with PostgreSQL's escapes for the few free-text fields."""
+    """Tab-separated COPY text. Values are written as they are, unescaped: the generated ones
+    never hold a tab, newline or backslash."""
 
     def __init__(self) -> None:
         self.buffer = io.StringIO()

@@ -57,11 +57,11 @@ def journeys_ending_badly() -> QuerySet[Journey]:
     complaint (those are in the first half) and not recovered. PostgreSQL cannot estimate
     "this touchpoint ends its journey" from the touchpoints' side and reads them all; from
     the open journeys, by their last touch, it stops after the first few (600 ms -> 2 ms)."""
-    ending = "end_interaction__"
     return (
-        Journey.objects.filter(closed_at__isnull=True, **{f"{ending}valence__lt": 0})
-        .filter(**{f"{ending}resolved_on_first_contact": False})
-        .exclude(**{f"{ending}channel": Channel.COMPLAINT})
+        Journey.objects.filter(
+            closed_at__isnull=True, end_interaction__valence__lt=0, end_interaction__resolved_on_first_contact=False
+        )
+        .exclude(end_interaction__channel=Channel.COMPLAINT)
         .filter(~Exists(Interaction.objects.filter(resolves=OuterRef("end_interaction_id"))))
     )
 

@@ -36,11 +36,11 @@ def _enqueue(delivery_ids: Iterable[int]) -> None:
         enqueue_after_commit(deliver_webhook, delivery_id)
 
 
-@transaction.atomic
 def subscriptions_for(event: Event) -> list[WebhookSubscription]:
     return [s for s in WebhookSubscription.objects.filter(active=True) if s.wants(event)]
 
 
+@transaction.atomic
 def webhooks_emit(
     *,
     event: Event,

@@ -98,8 +98,9 @@ class _Context:
     open_journeys: set[int]
 
     @classmethod
-    def load(cls, customer_ids: list[int], states: list[MemoryState], now: datetime) -> _Context:
-        params = memory_parameters()
+    def load(
+        cls, customer_ids: list[int], states: list[MemoryState], now: datetime, params: MemoryParameters
+    ) -> _Context:
         today = now.date()
         return cls(
             now=now,
@@ -213,7 +214,7 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
         max_id = max((t.id for t in touches), default=0)
         memory.full_recomputes += 1
 
-    ctx = _Context.load([customer_id], [state], now)
+    ctx = _Context.load([customer_id], [state], now, params)
     _save_snapshots([_update_memory(memory, state, max_id, (history_version, rewrite_version), ctx)])
     memory.save()
     _write_journeys(journeys)
@@ -245,7 +246,7 @@ def memory_recompute_many(*, customer_ids: list[int], as_of: datetime | None = N
         touches[row[0]].append(touch_from_row(row[1:]))
     params = memory_parameters()
     results = {pk: recompute(touches[pk], params) for pk in ids}
-    ctx = _Context.load(ids, [r.state for r in results.values()], now)
+    ctx = _Context.load(ids, [r.state for r in results.values()], now, params)
     existing = {m.customer_id: m for m in CustomerMemory.objects.filter(customer_id__in=ids)}
     memories, snapshots, changed = [], [], []
     journeys: dict[int, JourneyMemory] = {}

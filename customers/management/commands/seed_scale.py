@@ -54,5 +54,5 @@ class Command(BaseCommand):
         if not options["no_scores"]:
             call_command("recompute_scores", processes=options["processes"], verbosity=options["verbosity"])
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")  # the planner must know the new memories too
+                cursor.execute("ANALYZE")  # and the new snapshots and journey values
         self.stdout.write(self.style.SUCCESS(f"Done in {time.monotonic() - started:.0f} s."))
