@@ -18,6 +18,7 @@ from customers.models import Customer
 from integrations.pagination import ID_PATTERN, ById
 from memory.explain import explain
 from memory.models import Band, CustomerMemory, ScoreSnapshot
+from memory.selectors import DIVERGENCE_POINTS, remembered_worse_than_lived
 
 HISTORY_DAYS = 365
 
@@ -25,7 +26,7 @@ HISTORY_DAYS = 365
 class MemorySummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = CustomerMemory
-        fields = ["score", "band", "trend_7d", "trend_30d", "score_as_of", "last_interaction_at"]
+        fields = ["score", "band", "lived_score", "trend_7d", "trend_30d", "score_as_of", "last_interaction_at"]
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -51,6 +52,26 @@ class SnapshotSerializer(serializers.ModelSerializer):
         fields = ["day", "score", "band"]
 
 
+class DriverSerializer(serializers.Serializer):
+    interaction = serializers.IntegerField(help_text="Id of the touchpoint.")
+    occurred_at = serializers.DateTimeField()
+    channel = serializers.CharField()
+    valence = serializers.IntegerField()
+    summary = serializers.CharField()
+    points = serializers.FloatField(
+        help_text="Score with this touchpoint minus the score without it (leave-one-out), read now."
+    )
+
+
+class ChangeSerializer(serializers.Serializer):
+    since = serializers.DateField(help_text="Day of the latest earlier snapshot.")
+    score_then = serializers.FloatField()
+    score_now = serializers.FloatField()
+    fading = serializers.FloatField(help_text="Points the same history lost (or regained) by fading since then.")
+    new_touchpoints = serializers.FloatField(help_text="Points the touchpoints dated after `since` account for.")
+    drivers = DriverSerializer(many=True, help_text="The newer touchpoints that moved it most.")
+
+
 class MemoryDetailSerializer(serializers.Serializer):
     customer = serializers.IntegerField()
     score = serializers.FloatField()
@@ -58,7 +79,15 @@ class MemoryDetailSerializer(serializers.Serializer):
     trend_7d = serializers.FloatField(allow_null=True)
     trend_30d = serializers.FloatField(allow_null=True)
     score_as_of = serializers.DateTimeField(allow_null=True)
+    lived_score = serializers.FloatField(
+        allow_null=True, help_text="What the customer lived through: recency-weighted average, 0..100, 50 neutral."
+    )
+    lived_gap = serializers.FloatField(
+        allow_null=True, help_text="score - lived_score: negative when remembered worse than lived."
+    )
     explanation = serializers.ListField(child=serializers.CharField())
+    drivers = DriverSerializer(many=True, help_text="The touchpoints whose removal would move the score most.")
+    change = ChangeSerializer(allow_null=True, help_text="Why the score moved since the latest earlier snapshot.")
     breakdown = serializers.JSONField(
         help_text="value, decay, peak and end moments, top journeys, per-stage values, components."
     )
@@ -72,6 +101,18 @@ class CustomerFilter(django_filters.FilterSet):
     score_min = django_filters.NumberFilter(field_name="memory_score", lookup_expr="gte")
     score_max = django_filters.NumberFilter(field_name="memory_score", lookup_expr="lte")
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+    remembered_worse_than_lived = django_filters.BooleanFilter(
+        method="filter_remembered_worse",
+        label=f"Remembered at least {DIVERGENCE_POINTS:.0f} points worse than lived (true) or not (false)",
+    )
+
+    def filter_remembered_worse(
+        self, queryset: QuerySet[Customer], name: str, value: bool | None
+    ) -> QuerySet[Customer]:
+        if value is None:
+            return queryset
+        worse = remembered_worse_than_lived()
+        return queryset.filter(worse) if value else queryset.exclude(worse)
 
     class Meta:
         model = Customer
@@ -113,6 +154,7 @@ class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
         memory = CustomerMemory.objects.filter(customer=customer).first()
         since = timezone.now().date() - timedelta(days=HISTORY_DAYS)
         history = ScoreSnapshot.objects.filter(customer=customer, day__gte=since).order_by("day")
+        explanation = explain(memory)
         body = {
             "customer": customer.pk,
             "score": memory.score if memory else 50.0,
@@ -120,7 +162,8 @@ class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
             "trend_7d": memory.trend_7d if memory else None,
             "trend_30d": memory.trend_30d if memory else None,
             "score_as_of": memory.score_as_of if memory else None,
-            "explanation": explain(memory.breakdown if memory else {}).sentences,
+            "explanation": explanation.sentences,
+            **explanation.as_data(),
             "breakdown": memory.breakdown if memory else {},
             "history": SnapshotSerializer(history, many=True).data,
         }

@@ -54,7 +54,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "customer": customer,
             "memory": memory,
-            "explanation": explain(memory.breakdown if memory else {}),
+            "explanation": explain(memory),
             "journeys": [(j, [(s, s.key in visited[j.pk]) for s in stages]) for j in journeys],
             "open_complaints": complaints,
             "timeline": customer_timeline(customer, channel=channel, stage=stage),

@@ -23,4 +23,9 @@ class DashboardFilters(forms.Form):
     stage = forms.ModelChoiceField(
         queryset=JourneyStage.objects.all(), to_field_name="key", required=False, empty_label="All stages"
     )
+    remembered_worse = forms.BooleanField(
+        required=False,
+        label="Remembered worse than lived",
+        help_text="Customers whose memory score is 10 or more points below what they lived through on average.",
+    )
     period = forms.TypedChoiceField(choices=PERIODS, coerce=int, required=False, empty_value=None, initial=90)

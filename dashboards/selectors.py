@@ -22,6 +22,7 @@ from interactions.models import Channel, Interaction
 from journeys.models import JourneyStage
 from memory.engine import MemoryParameters
 from memory.models import Band, CustomerMemory, ScoreSnapshot
+from memory.selectors import remembered_worse_than_lived
 from memory.services import parameters_fingerprint
 
 
@@ -32,6 +33,9 @@ class Filters:
     channel: str = ""
     stage: JourneyStage | None = None
     period_days: int = 90
+    # Only customers remembering us worse than they lived (customer panels; the heatmap and
+    # memory makers count touchpoints by day and cannot narrow to customers).
+    remembered_worse: bool = False
 
     @property
     def since(self) -> date:
@@ -48,6 +52,8 @@ class Filters:
             q &= Q(**{f"{prefix}segment": self.segment})
         if self.owner:
             q &= Q(**{f"{prefix}owner": self.owner})
+        if self.remembered_worse:
+            q &= remembered_worse_than_lived(prefix)
         return q
 
     def touchpoints(self, prefix: str = "") -> Q:
@@ -199,6 +205,7 @@ def _aggregates_key(filters: Filters, params: MemoryParameters) -> str:
         filters.channel,
         filters.stage.pk if filters.stage else "",
         filters.period_days,
+        filters.remembered_worse,
         filters.since,
         parameters_fingerprint(params),
     )

@@ -31,6 +31,7 @@ def _filters(form: DashboardFilters) -> Filters:
         channel=data["channel"] or "",
         stage=data["stage"],
         period_days=data["period"] or 90,
+        remembered_worse=data["remembered_worse"],
     )
 
 

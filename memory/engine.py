@@ -1,24 +1,27 @@
 """The memory model: what a customer will remember of their touchpoints with us.
 
 Pure Python, no Django: it can be read, tested and reasoned about on its own.
-docs/memory-score.md explains the model in words, with its sources and a worked example.
+docs/memory-score.md explains the model in words, with its sources and worked examples.
 
 Vocabulary
 - touch: one interaction as the model sees it (time, journey, stage, valence, intensity).
 - felt impact e: how the touch is remembered on its own; x = (valence/2)(intensity/5) in
-  [-1, 1], negative x multiplied by the loss-aversion factor lambda; a complaint that was
-  recovered is softened, a first moderate failure recovered excellently gives its
-  recovery a bonus (the recovery paradox).
-- episode value J: one journey remembered by peak and end blended with the mean:
-  J = alpha * (peak + end) / 2 + (1 - alpha) * mean.
-- salience s: how vivid the journey is, the raw magnitude of its peak (never below a
-  floor): vivid journeys dominate what is remembered, faint ones barely count.
-- memory value M(t) = decay(t - t_last) * sum_j(s_j J_j w_j) / (k + sum_j(s_j w_j)),
-  w_j = 2^(-(t_last - end_j)/h), the sums taken at the latest touch t_last. The numerator
-  keeps fading after the last touch while the denominator stays where the last touch left
-  it, so with no news every memory, rich or thin, fades toward neutral by exactly half
-  per half-life; k (the pseudo-count) keeps one faint touch near neutral.
-- score = 50 + 50 * tanh(gain * M), 0..100 with 50 neutral.
+  [-1, 1], negative x multiplied by the loss-aversion factor lambda. A recovered complaint
+  is softened, never below what was felt (|x|); a first, moderate failure recovered
+  excellently and quickly gives its recovery a bonus (the recovery paradox).
+- moment: a felt impact with its own clock: it weighs e * 2^(-(t - t_touch)/h) at time t.
+  A valence-0 touch felt like nothing and makes no moment: it is neither a peak, nor an
+  end, nor part of a mean (neutral is neutral; it still counts as contact and in the
+  experience average).
+- journey value J(t): one journey remembered by its peak and its end, blended with the mean,
+  and worsened by repeated failures (double deviation), every term on its moments' clocks:
+  J = alpha * (peak + end) / 2 + (1 - alpha) * mean - rho * min(others, cap * worst),
+  "others" the faded strength of every negative moment but the worst.
+- memory value M(t) = sum_j J_j(t): traces add up (more good journeys, a stronger good
+  memory; two bad days are worse than one) and each fades on its own clock, so a new touch
+  renews only the journey it belongs to and, with no news, M halves every half-life.
+- score = 100 * logistic(slope * asinh(M / scale)): 50 is neutral; asinh makes the tails
+  logarithmic, so one bad day, two and ten stay distinguishable instead of all reading 1.
 
 The running state (MemoryState) folds touches in time order in O(1) each; a full
 recomputation (`recompute`) reaches the same state from the whole history. A touch that
@@ -28,14 +31,14 @@ so `MemoryState.can_append` refuses it and the caller recomputes that customer.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 SECONDS_PER_DAY = 86_400.0
-COMPLAINT_CHANNEL = "complaint"
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -45,17 +48,21 @@ class MemoryParameters:
     loss_aversion: float = 2.25
     peak_end_weight: float = 0.5
     half_life_days: float = 90.0
-    pseudo_count: float = 0.5
-    salience_floor: float = 0.1
-    recovery_softening: float = 0.6
+    repeat_failure_weight: float = 0.5
+    repeat_failure_cap: float = 2.0
+    recovery_softening: float = 0.5
+    recovery_half_life_days: float = 30.0
     first_contact_quality: float = 0.75
     paradox_window_days: float = 365.0
     paradox_max_severity: float = 0.5
     paradox_min_recovery: float = 0.6
-    paradox_bonus: float = 0.3
-    display_gain: float = 1.5
+    paradox_max_delay_days: float = 7.0
+    paradox_bonus: float = 0.2
+    display_scale: float = 1.0
+    display_slope: float = 1.25
     at_risk_below: float = 35.0
     good_above: float = 65.0
+    lived_half_life_days: float = 90.0
     top_journeys: int = 5
 
     @classmethod
@@ -67,13 +74,19 @@ class MemoryParameters:
             known["top_journeys"] = int(known["top_journeys"])
         return cls(**known)
 
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
     @property
     def half_life_seconds(self) -> float:
         return self.half_life_days * SECONDS_PER_DAY
 
     def decay(self, seconds: float) -> float:
-        """Weight left after `seconds`: 2^(-seconds / half-life)."""
+        """Weight a memory keeps after `seconds`: 2^(-seconds / half-life)."""
         return math.pow(2.0, -seconds / self.half_life_seconds)
+
+    def lived_decay(self, seconds: float) -> float:
+        return math.pow(2.0, -seconds / (self.lived_half_life_days * SECONDS_PER_DAY))
 
 
 @dataclass(frozen=True)
@@ -100,22 +113,160 @@ class Touch:
 
     @property
     def is_failure(self) -> bool:
-        return self.channel == COMPLAINT_CHANNEL or self.valence <= -1
+        # A failure is something that felt bad; a "complaint" logged as neutral is not one.
+        return self.valence < 0
+
+
+# -- the display --------------------------------------------------------------------------
+def band_for(score: float, params: MemoryParameters) -> str:
+    if score < params.at_risk_below:
+        return "at_risk"
+    if score > params.good_above:
+        return "good"
+    return "neutral"
+
+
+def score_for(value: float, params: MemoryParameters) -> float:
+    """0..100: the chance of a good outcome, logistic in the log-like asinh of M."""
+    z = params.display_slope * math.asinh(value / params.display_scale)
+    return 100.0 / (1.0 + math.exp(-z))
+
+
+def lived_score_for(average: float) -> float:
+    """The experience average (raw x in -1..1) on the same 0..100 scale, 50 neutral."""
+    return 50.0 + 50.0 * average
+
+
+def felt(raw: float, params: MemoryParameters) -> float:
+    return raw if raw >= 0.0 else params.loss_aversion * raw
+
+
+def softened(raw: float, quality: float, params: MemoryParameters) -> float:
+    """A complaint's felt impact after a recovery of `quality`: part of the sting goes,
+    never below what was felt (|x|): recovery takes away the loss-aversion surcharge at
+    most, not the experience itself."""
+    return min(felt(raw, params) * (1.0 - params.recovery_softening * quality), raw)
+
+
+def impact_on_arrival(touch: Touch, params: MemoryParameters) -> float:
+    """Felt impact of a touch that resolves nothing, with what is known when it arrives.
+
+    A complaint settled on first contact (seeds/003, "empower personal action") is
+    softened as if a good recovery had followed at once.
+    """
+    raw = touch.raw_impact
+    if raw < 0.0 and touch.resolved_on_first_contact:
+        return softened(raw, params.first_contact_quality, params)
+    return felt(raw, params)
+
+
+@dataclass(frozen=True)
+class Impacts:
+    """Felt impacts of a history, recoveries applied: `value` is what the moment is
+    remembered as; `bonus` the part of it that is the recovery paradox; `rank` how strongly
+    it competes for its journey's peak (strength_rank of the value without the bonus; a
+    recovered complaint that was felt at least as strongly as its strongest recovery
+    competes as strongly as that recovery, and wins the tie as the earlier moment):
+    neither softening nor the bonus ever hands the peak to a recovery."""
+
+    value: dict[int, float]
+    bonus: dict[int, float]
+    rank: dict[int, float]
+
+    @property
+    def paradox_recoveries(self) -> set[int]:
+        return set(self.bonus)
+
+
+def felt_impacts(touches: Sequence[Touch], params: MemoryParameters) -> Impacts:
+    """Felt impact of every touch of a history given in time order, recoveries applied.
+
+    A recovery (a positive touch that `resolves` an earlier negative one) softens the
+    complaint in proportion to how good, and how quick, the best recovery was. The first recovery earns
+    the recovery-paradox bonus only after the customer's first failure in the window, of
+    moderate severity, answered excellently and quickly (McCollough & Bharadwaj 1992;
+    Maxham & Netemeyer 2002; Smith, Bolton & Wagner 1999 on speed).
+    """
+    values = {t.id: impact_on_arrival(t, params) for t in touches}
+    by_id = {t.id: t for t in touches}
+    best_quality: dict[int, float] = {}
+    rank_floor: dict[int, float] = {}
+    first_recovery: dict[int, Touch] = {}
+    for touch in touches:
+        complaint = by_id.get(touch.resolves_id) if touch.resolves_id is not None else None
+        if complaint is None or complaint.order_key >= touch.order_key:
+            continue
+        if touch.raw_impact <= 0.0 or complaint.raw_impact >= 0.0:
+            continue
+        # A late recovery softens less: timeliness is part of a good recovery.
+        delay = touch.at - complaint.at
+        quality = touch.raw_impact * math.pow(2.0, -delay / (params.recovery_half_life_days * SECONDS_PER_DAY))
+        best_quality[complaint.id] = max(best_quality.get(complaint.id, 0.0), quality)
+        own_rank = strength_rank(touch.raw_impact, touch.at, params)
+        rank_floor[complaint.id] = max(rank_floor.get(complaint.id, -math.inf), own_rank)
+        first_recovery.setdefault(complaint.id, touch)
+
+    failures = sorted(t.order_key for t in touches if t.is_failure)
+    window = params.paradox_window_days * SECONDS_PER_DAY
+    bonus: dict[int, float] = {}
+    for complaint_id, quality in best_quality.items():
+        complaint = by_id[complaint_id]
+        if complaint.resolved_on_first_contact:
+            quality = max(quality, params.first_contact_quality)
+        values[complaint_id] = softened(complaint.raw_impact, quality, params)
+        # As strong a candidate for the peak as its recovery, if it was felt as strongly.
+        felt_rank = strength_rank(felt(complaint.raw_impact, params), complaint.at, params)
+        rank_floor[complaint_id] = min(rank_floor[complaint_id], felt_rank)
+
+        recovery = first_recovery[complaint_id]
+        moderate = -complaint.raw_impact <= params.paradox_max_severity
+        excellent = recovery.raw_impact >= params.paradox_min_recovery
+        quick = recovery.at - complaint.at <= params.paradox_max_delay_days * SECONDS_PER_DAY
+        # Failures strictly before this complaint and inside the window.
+        earlier = bisect.bisect_left(failures, complaint.order_key) - bisect.bisect_left(
+            failures, (complaint.at - window, -math.inf)
+        )
+        if moderate and excellent and quick and earlier == 0 and params.paradox_bonus > 0.0:
+            bonus[recovery.id] = params.paradox_bonus
+    ranks = {t.id: strength_rank(values[t.id], t.at, params) for t in touches}
+    for complaint_id, floor in rank_floor.items():
+        ranks[complaint_id] = max(ranks[complaint_id], floor)
+    for recovery_id, extra in bonus.items():
+        values[recovery_id] += extra
+    return Impacts(values, bonus, ranks)
+
+
+# -- moments and journeys -----------------------------------------------------------------
+def strength_rank(value_without_bonus: float, at: float, params: MemoryParameters) -> float:
+    """How strongly a moment competes for its journey's peak, as a time-free key: the log of
+    its faded magnitude brought back to a common epoch. Every moment fades by the same
+    factor, so comparing these keys compares faded strengths at any time, and the running
+    state and a recomputation compare exactly the same numbers."""
+    if value_without_bonus == 0.0:
+        return -math.inf
+    return math.log(abs(value_without_bonus)) + at * math.log(2.0) / params.half_life_seconds
 
 
 @dataclass
 class Moment:
-    """A touch as remembered: its felt impact at its time."""
+    """A remembered moment: `value` is its felt impact faded to the holder's reference time;
+    `rank` decides which moment is a journey's peak (see strength_rank: the recovery-paradox
+    bonus does not count, so a recovery never becomes the peak by its bonus)."""
 
     touch_id: int
     at: float
-    impact: float
+    value: float
+    rank: float
+
+    def scaled(self, factor: float) -> Moment:
+        return Moment(self.touch_id, self.at, self.value * factor, self.rank)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"touch_id": self.touch_id, "at": self.at, "impact": self.impact}
+        return {"touch_id": self.touch_id, "at": self.at, "value": self.value, "rank": self.rank}
 
-    def copy(self) -> Moment:
-        return Moment(self.touch_id, self.at, self.impact)
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Moment:
+        return cls(data["touch_id"], data["at"], data["value"], data["rank"])
 
 
 # to_dict methods below are written out: dataclasses.asdict deep-copies every value and
@@ -125,121 +276,135 @@ def _moment_or_none(moment: Moment | None) -> dict[str, Any] | None:
 
 
 @dataclass
-class PeakEnd:
-    """Peak, end and mean of a sequence of felt impacts fed in time order (O(1) each)."""
+class Episode:
+    """Peak, end, mean and failures of the moments of one journey (or one stage), every
+    value faded to a common reference time. Fed in time order, O(1) a moment; `rescale`
+    moves the reference time (every term is linear in the moments, so one factor does)."""
 
     count: int = 0
     total: float = 0.0
     peak: Moment | None = None
-    peak_raw: float = 0.0
     end: Moment | None = None
+    negative_total: float = 0.0
+    worst_negative: float = 0.0
 
-    def add(self, moment: Moment, raw: float) -> None:
+    def add(self, moment: Moment) -> None:
         self.count += 1
-        self.total += moment.impact
-        # Ties go to the later moment: of two equally strong moments the recent one is
-        # the more vivid.
-        if self.peak is None or abs(moment.impact) >= abs(self.peak.impact):
+        self.total += moment.value
+        # Moments are compared as they are now (faded): a later one wins by being stronger
+        # now; on an exact tie the earlier one stays the peak (a recovered complaint keeps
+        # the peak against its recovery: see Impacts.rank_floor).
+        if self.peak is None or moment.rank > self.peak.rank:
             self.peak = moment
-            self.peak_raw = raw
         self.end = moment
+        if moment.value < 0.0:
+            self.negative_total -= moment.value
+            self.worst_negative = max(self.worst_negative, -moment.value)
+
+    def rescale(self, factor: float) -> None:
+        self.total *= factor
+        self.negative_total *= factor
+        self.worst_negative *= factor
+        self.peak = self.peak.scaled(factor) if self.peak else None
+        self.end = self.end.scaled(factor) if self.end else None
 
     @property
     def mean(self) -> float:
         return self.total / self.count if self.count else 0.0
 
-    def value(self, alpha: float) -> float:
+    def repeat_penalty(self, params: MemoryParameters) -> float:
+        """Double deviation: every failure after the worst one adds to the memory of the
+        journey, up to `repeat_failure_cap` times the worst (bounded)."""
+        others = self.negative_total - self.worst_negative
+        return params.repeat_failure_weight * min(others, params.repeat_failure_cap * self.worst_negative)
+
+    def value(self, params: MemoryParameters) -> float:
         if self.peak is None or self.end is None:
             return 0.0
-        return alpha * (self.peak.impact + self.end.impact) / 2.0 + (1.0 - alpha) * self.mean
+        alpha = params.peak_end_weight
+        blend = alpha * (self.peak.value + self.end.value) / 2.0 + (1.0 - alpha) * self.mean
+        return blend - self.repeat_penalty(params)
 
-    def salience(self, floor: float) -> float:
-        return max(abs(self.peak_raw), floor)
+    def summary(self, journey_id: int, reference_at: float, params: MemoryParameters) -> JourneyMemory:
+        return JourneyMemory(
+            journey_id=journey_id,
+            value=self.value(params),
+            reference_at=reference_at,
+            peak=self.peak,
+            end=self.end,
+            count=self.count,
+            mean=self.mean,
+            repeat_penalty=self.repeat_penalty(params),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "count": self.count,
             "total": self.total,
             "peak": _moment_or_none(self.peak),
-            "peak_raw": self.peak_raw,
             "end": _moment_or_none(self.end),
+            "negative_total": self.negative_total,
+            "worst_negative": self.worst_negative,
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PeakEnd:
+    def from_dict(cls, data: Mapping[str, Any]) -> Episode:
         return cls(
             count=data["count"],
             total=data["total"],
-            peak=Moment(**data["peak"]) if data.get("peak") else None,
-            peak_raw=data["peak_raw"],
-            end=Moment(**data["end"]) if data.get("end") else None,
-        )
-
-
-@dataclass
-class Episode:
-    """One journey being remembered."""
-
-    journey_id: int
-    acc: PeakEnd = field(default_factory=PeakEnd)
-
-    def value(self, params: MemoryParameters) -> float:
-        return self.acc.value(params.peak_end_weight)
-
-    def salience(self, params: MemoryParameters) -> float:
-        return self.acc.salience(params.salience_floor)
-
-    @property
-    def end_at(self) -> float:
-        assert self.acc.end is not None
-        return self.acc.end.at
-
-    def summary(self, params: MemoryParameters) -> JourneyMemory:
-        assert self.acc.peak is not None and self.acc.end is not None
-        return JourneyMemory(
-            journey_id=self.journey_id,
-            value=self.value(params),
-            salience=self.salience(params),
-            end_at=self.end_at,
-            peak=self.acc.peak.copy(),
-            end=self.acc.end.copy(),
-            count=self.acc.count,
-            mean=self.acc.mean,
+            peak=Moment.from_dict(data["peak"]) if data.get("peak") else None,
+            end=Moment.from_dict(data["end"]) if data.get("end") else None,
+            negative_total=data["negative_total"],
+            worst_negative=data["worst_negative"],
         )
 
 
 @dataclass
 class JourneyMemory:
-    """A closed-over journey: what the customer keeps of it."""
+    """What the customer keeps of one journey, its values as of `reference_at`."""
 
     journey_id: int
     value: float
-    salience: float
-    end_at: float
-    peak: Moment
-    end: Moment
+    reference_at: float
+    peak: Moment | None
+    end: Moment | None
     count: int
     mean: float
+    repeat_penalty: float
+
+    def salience(self, params: MemoryParameters) -> float:
+        """How vivid the journey's strongest moment was when it happened (unfaded)."""
+        if self.peak is None:
+            return 0.0
+        return abs(self.peak.value) / params.decay(self.reference_at - self.peak.at)
 
     def rank_key(self, params: MemoryParameters) -> tuple[float, int]:
-        # A journey's contribution s*|J|*2^(-(t - end)/h) shrinks at the same rate for every
-        # closed journey, so this time-free key orders them for all t: the top list never
-        # needs re-sorting as time passes.
-        magnitude = self.salience * abs(self.value)
-        if magnitude <= 0.0:
+        # Every journey fades by the same factor, so this time-free key orders them for all
+        # t: the top list never needs re-sorting as time passes.
+        if self.value == 0.0:
             return (-math.inf, self.journey_id)
-        return (math.log(magnitude) + self.end_at * math.log(2.0) / params.half_life_seconds, self.journey_id)
+        # Rounded: the running state and a recomputation fade to different reference times,
+        # and equally strong journeys must tie (then the journey id decides) in both.
+        key = math.log(abs(self.value)) + self.reference_at * math.log(2.0) / params.half_life_seconds
+        return (round(key, 9), self.journey_id)
+
+    def value_at(self, when: float, params: MemoryParameters) -> float:
+        return self.value * params.decay(when - self.reference_at)
+
+    def value_at_end(self, params: MemoryParameters) -> float:
+        """How the journey was remembered when its last moment happened (time-free)."""
+        return self.value_at(self.end.at, params) if self.end else self.value
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "journey_id": self.journey_id,
             "value": self.value,
-            "salience": self.salience,
-            "end_at": self.end_at,
-            "peak": self.peak.to_dict(),
-            "end": self.end.to_dict(),
+            "reference_at": self.reference_at,
+            "peak": _moment_or_none(self.peak),
+            "end": _moment_or_none(self.end),
             "count": self.count,
             "mean": self.mean,
+            "repeat_penalty": self.repeat_penalty,
         }
 
     @classmethod
@@ -247,12 +412,12 @@ class JourneyMemory:
         return cls(
             journey_id=data["journey_id"],
             value=data["value"],
-            salience=data["salience"],
-            end_at=data["end_at"],
-            peak=Moment(**data["peak"]),
-            end=Moment(**data["end"]),
+            reference_at=data["reference_at"],
+            peak=Moment.from_dict(data["peak"]) if data.get("peak") else None,
+            end=Moment.from_dict(data["end"]) if data.get("end") else None,
             count=data["count"],
             mean=data["mean"],
+            repeat_penalty=data["repeat_penalty"],
         )
 
 
@@ -266,9 +431,7 @@ class Reading:
     value: float
     decay: float
     touch_count: int
-    closed_sum: float
-    closed_weight: float
-    pseudo_count: float
+    lived_score: float | None
     active: JourneyMemory | None
     top_journeys: list[JourneyMemory]
     stages: dict[str, dict[str, float]]
@@ -290,9 +453,7 @@ class Reading:
             "value": self.value,
             "decay": self.decay,
             "touch_count": self.touch_count,
-            "closed_sum": self.closed_sum,
-            "closed_weight": self.closed_weight,
-            "pseudo_count": self.pseudo_count,
+            "lived_score": self.lived_score,
             "active": self.active.to_dict() if self.active else None,
             "top_journeys": [j.to_dict() for j in self.top_journeys],
             "stages": {stage: dict(values) for stage, values in self.stages.items()},
@@ -301,98 +462,31 @@ class Reading:
         }
 
 
-def band_for(score: float, params: MemoryParameters) -> str:
-    if score < params.at_risk_below:
-        return "at_risk"
-    if score > params.good_above:
-        return "good"
-    return "neutral"
-
-
-def score_for(value: float, params: MemoryParameters) -> float:
-    return 50.0 + 50.0 * math.tanh(params.display_gain * value)
-
-
-def felt(raw: float, params: MemoryParameters) -> float:
-    return raw if raw >= 0.0 else params.loss_aversion * raw
-
-
-def impact_on_arrival(touch: Touch, params: MemoryParameters) -> float:
-    """Felt impact of a touch that resolves nothing, with what is known when it arrives.
-
-    A complaint settled on first contact (seeds/003, "empower personal action") is
-    softened as if a good recovery had followed at once.
-    """
-    raw = touch.raw_impact
-    impact = felt(raw, params)
-    if raw < 0.0 and touch.resolved_on_first_contact:
-        impact *= 1.0 - params.recovery_softening * params.first_contact_quality
-    return impact
-
-
-def felt_impacts(touches: list[Touch], params: MemoryParameters) -> tuple[dict[int, float], set[int]]:
-    """Felt impact of every touch of a history given in time order, recoveries applied.
-
-    Returns the impacts by touch id and the ids of recoveries that earned the paradox
-    bonus. A recovery (a positive touch that `resolves` an earlier negative one) softens
-    the complaint in proportion to how good it was. It earns the recovery-paradox bonus
-    only after a first failure of moderate severity within the window, answered by an
-    excellent recovery (McCollough & Bharadwaj 1992; Maxham & Netemeyer 2002).
-    """
-    impacts = {t.id: impact_on_arrival(t, params) for t in touches}
-    by_id = {t.id: t for t in touches}
-    recovery_quality: dict[int, float] = {}
-    first_recovery: dict[int, Touch] = {}
-    for touch in touches:
-        complaint = by_id.get(touch.resolves_id) if touch.resolves_id is not None else None
-        if complaint is None or complaint.order_key >= touch.order_key:
-            continue
-        raw = touch.raw_impact
-        if raw <= 0.0 or complaint.raw_impact >= 0.0:
-            continue
-        recovery_quality[complaint.id] = max(recovery_quality.get(complaint.id, 0.0), raw)
-        first_recovery.setdefault(complaint.id, touch)
-
-    window = params.paradox_window_days * SECONDS_PER_DAY
-    failures = [t for t in touches if t.is_failure]
-    paradox: set[int] = set()
-    for complaint_id, quality in recovery_quality.items():
-        complaint = by_id[complaint_id]
-        if complaint.resolved_on_first_contact:
-            quality = max(quality, params.first_contact_quality)
-        impacts[complaint_id] = felt(complaint.raw_impact, params) * (1.0 - params.recovery_softening * quality)
-
-        recovery = first_recovery[complaint_id]
-        moderate = -complaint.raw_impact <= params.paradox_max_severity
-        excellent = recovery.raw_impact >= params.paradox_min_recovery
-        earlier_failure = any(
-            f.id != complaint.id and complaint.at - window <= f.at and f.order_key < complaint.order_key
-            for f in failures
-        )
-        if moderate and excellent and not earlier_failure:
-            impacts[recovery.id] += params.paradox_bonus
-            paradox.add(recovery.id)
-    return impacts, paradox
+def _moment(touch: Touch, value: float, factor: float, rank: float) -> Moment:
+    return Moment(touch.id, touch.at, value * factor, rank)
 
 
 @dataclass
 class MemoryState:
     """Running memory of one customer, updated in O(1) per touch that arrives in order.
 
-    closed_sum and closed_weight are sum(s J w) and sum(s w) over every journey but the
-    active one, with weights taken at `last_at` (the latest touch).
+    Every value is faded to `last_at` (the latest touch): `closed_value` is the sum of the
+    values of every journey but the active one; `lived_sum / lived_weight` is the
+    recency-weighted average of raw impacts (what the customer lived through).
     """
 
     touch_count: int = 0
     last_at: float | None = None
     last_id: int | None = None
     max_journey_id: int = 0
+    active_journey_id: int | None = None
     active: Episode | None = None
-    closed_sum: float = 0.0
-    closed_weight: float = 0.0
+    closed_value: float = 0.0
     closed_count: int = 0
     top_closed: list[JourneyMemory] = field(default_factory=list)
-    stages: dict[str, PeakEnd] = field(default_factory=dict)
+    stages: dict[str, Episode] = field(default_factory=dict)
+    lived_sum: float = 0.0
+    lived_weight: float = 0.0
 
     # -- arrival ------------------------------------------------------------------------
     def can_append(self, touch: Touch) -> bool:
@@ -401,62 +495,73 @@ class MemoryState:
             return False
         if self.last_at is not None and self.last_id is not None and touch.order_key <= (self.last_at, self.last_id):
             return False
-        is_active = self.active is not None and touch.journey_id == self.active.journey_id
-        return is_active or touch.journey_id > self.max_journey_id
+        return touch.journey_id == self.active_journey_id or touch.journey_id > self.max_journey_id
 
     def append(self, touch: Touch, params: MemoryParameters) -> None:
         """Fold one touch in; refuses one that would rewrite what is already remembered."""
         if not self.can_append(touch):
             raise ValueError(f"touch {touch.id} rewrites history; recompute the customer instead")
-        impact = impact_on_arrival(touch, params)
+        if touch.journey_id != self.active_journey_id:
+            self._close_active(params)
         if self.last_at is not None:
-            factor = params.decay(touch.at - self.last_at)
-            self.closed_sum *= factor
-            self.closed_weight *= factor
-        if self.active is None or self.active.journey_id != touch.journey_id:
-            self._close_active(touch.at, params)
-            self.active = Episode(journey_id=touch.journey_id)
-        moment = Moment(touch_id=touch.id, at=touch.at, impact=impact)
-        self.active.acc.add(moment, touch.raw_impact)
-        self.stages.setdefault(touch.stage, PeakEnd()).add(moment.copy(), touch.raw_impact)
+            elapsed = touch.at - self.last_at
+            factor = params.decay(elapsed)
+            self.closed_value *= factor
+            if self.active is not None:
+                self.active.rescale(factor)
+            lived_factor = params.lived_decay(elapsed)
+            self.lived_sum *= lived_factor
+            self.lived_weight *= lived_factor
+        if self.active is None:
+            self.active_journey_id, self.active = touch.journey_id, Episode()
+        assert self.active is not None
+        if touch.valence != 0:
+            impact = impact_on_arrival(touch, params)
+            rank = strength_rank(impact, touch.at, params)
+            self.active.add(_moment(touch, impact, 1.0, rank))
+            self.stages.setdefault(touch.stage, Episode()).add(_moment(touch, impact, 1.0, rank))
+        self.lived_sum += touch.raw_impact
+        self.lived_weight += 1.0
         self.touch_count += 1
         self.last_at, self.last_id = touch.at, touch.id
         self.max_journey_id = max(self.max_journey_id, touch.journey_id)
 
-    def _close_active(self, now: float, params: MemoryParameters) -> None:
-        if self.active is None:
+    def _close_active(self, params: MemoryParameters) -> None:
+        if self.active is None or self.active_journey_id is None or self.last_at is None:
             return
-        summary = self.active.summary(params)
-        weight = summary.salience * params.decay(now - summary.end_at)
-        self.closed_sum += weight * summary.value
-        self.closed_weight += weight
+        summary = self.active.summary(self.active_journey_id, self.last_at, params)
+        self.closed_value += summary.value
         self.closed_count += 1
-        self._remember_top(summary, params)
-        self.active = None
-
-    def _remember_top(self, summary: JourneyMemory, params: MemoryParameters) -> None:
         self.top_closed.append(summary)
         self.top_closed.sort(key=lambda j: j.rank_key(params), reverse=True)
         del self.top_closed[params.top_journeys :]
+        self.active_journey_id, self.active = None, None
 
     # -- reading ------------------------------------------------------------------------
+    def value_at(self, as_of: float, params: MemoryParameters) -> float:
+        if self.last_at is None:
+            return 0.0
+        active = self.active.value(params) if self.active else 0.0
+        return (self.closed_value + active) * params.decay(max(0.0, as_of - self.last_at))
+
     def read(self, as_of: float, params: MemoryParameters) -> Reading:
-        active = self.active.summary(params) if self.active else None
-        total_sum = self.closed_sum + (active.salience * active.value if active else 0.0)
-        total_weight = self.closed_weight + (active.salience if active else 0.0)
+        active = None
+        if self.active is not None and self.active_journey_id is not None and self.last_at is not None:
+            active = self.active.summary(self.active_journey_id, self.last_at, params)
         elapsed = max(0.0, as_of - self.last_at) if self.last_at is not None else 0.0
         decay = params.decay(elapsed)
-        value = decay * total_sum / (params.pseudo_count + total_weight)
+        value = self.value_at(as_of, params)
         score = score_for(value, params)
         top = list(self.top_closed)
-        if active is not None:
+        if active is not None and active.count:
             top.append(active)
             top.sort(key=lambda j: j.rank_key(params), reverse=True)
             del top[params.top_journeys :]
         stages = {
-            stage: {"value": acc.value(params.peak_end_weight), "count": float(acc.count), "mean": acc.mean}
+            stage: {"value": acc.value(params), "count": float(acc.count), "mean": acc.mean}
             for stage, acc in sorted(self.stages.items())
         }
+        lived = lived_score_for(self.lived_sum / self.lived_weight) if self.lived_weight > 0.0 else None
         return Reading(
             as_of=as_of,
             score=score,
@@ -464,9 +569,7 @@ class MemoryState:
             value=value,
             decay=decay,
             touch_count=self.touch_count,
-            closed_sum=self.closed_sum,
-            closed_weight=self.closed_weight,
-            pseudo_count=params.pseudo_count,
+            lived_score=lived,
             active=active,
             top_journeys=top,
             stages=stages,
@@ -474,7 +577,9 @@ class MemoryState:
 
     def journey_values(self, params: MemoryParameters) -> dict[int, JourneyMemory]:
         """What is known here of individual journeys: the active one (for O(1) writes)."""
-        return {self.active.journey_id: self.active.summary(params)} if self.active else {}
+        if self.active is None or self.active_journey_id is None or self.last_at is None:
+            return {}
+        return {self.active_journey_id: self.active.summary(self.active_journey_id, self.last_at, params)}
 
     # -- persistence --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -484,18 +589,20 @@ class MemoryState:
             "last_at": self.last_at,
             "last_id": self.last_id,
             "max_journey_id": self.max_journey_id,
-            "active": (
-                {"journey_id": self.active.journey_id, "acc": self.active.acc.to_dict()} if self.active else None
-            ),
-            "closed_sum": self.closed_sum,
-            "closed_weight": self.closed_weight,
+            "active_journey_id": self.active_journey_id,
+            "active": self.active.to_dict() if self.active else None,
+            "closed_value": self.closed_value,
             "closed_count": self.closed_count,
             "top_closed": [j.to_dict() for j in self.top_closed],
             "stages": {stage: acc.to_dict() for stage, acc in self.stages.items()},
+            "lived_sum": self.lived_sum,
+            "lived_weight": self.lived_weight,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> MemoryState:
+        """The stored state, or an empty one when it was written by another format (the
+        caller then sees a state that cannot append and recomputes)."""
         if not data or data.get("format") != STATE_FORMAT:
             return cls()
         active = data.get("active")
@@ -504,58 +611,215 @@ class MemoryState:
             last_at=data["last_at"],
             last_id=data["last_id"],
             max_journey_id=data["max_journey_id"],
-            active=Episode(active["journey_id"], PeakEnd.from_dict(active["acc"])) if active else None,
-            closed_sum=data["closed_sum"],
-            closed_weight=data["closed_weight"],
+            active_journey_id=data["active_journey_id"],
+            active=Episode.from_dict(active) if active else None,
+            closed_value=data["closed_value"],
             closed_count=data["closed_count"],
             top_closed=[JourneyMemory.from_dict(j) for j in data["top_closed"]],
-            stages={stage: PeakEnd.from_dict(acc) for stage, acc in data["stages"].items()},
+            stages={stage: Episode.from_dict(acc) for stage, acc in data["stages"].items()},
+            lived_sum=data["lived_sum"],
+            lived_weight=data["lived_weight"],
         )
 
 
+# -- from a whole history -----------------------------------------------------------------
 @dataclass
 class Recomputation:
     state: MemoryState
     journeys: dict[int, JourneyMemory]
-    impacts: dict[int, float]
-    paradox_recoveries: set[int]
+    impacts: Impacts
+
+    @property
+    def paradox_recoveries(self) -> set[int]:
+        return self.impacts.paradox_recoveries
+
+
+def _episodes(
+    ordered: Sequence[Touch], impacts: Impacts, reference_at: float, params: MemoryParameters
+) -> dict[int, Episode]:
+    """Every journey's moments faded to `reference_at`; a journey of neutral touches only
+    is present and empty."""
+    episodes: dict[int, Episode] = {}
+    for touch in ordered:
+        episode = episodes.setdefault(touch.journey_id, Episode())
+        if touch.valence != 0:
+            factor = params.decay(reference_at - touch.at)
+            episode.add(_moment(touch, impacts.value[touch.id], factor, impacts.rank[touch.id]))
+    return episodes
 
 
 def recompute(touches: Iterable[Touch], params: MemoryParameters) -> Recomputation:
     """The memory of a whole history, computed from scratch.
 
     Journeys are grouped explicitly, so a history in which journeys interleave is
-    remembered correctly; every journey's weight is taken directly from its end time.
+    remembered correctly; every moment's weight is taken directly from its own time.
     """
     ordered = sorted(touches, key=lambda t: t.order_key)
-    impacts, paradox = felt_impacts(ordered, params)
+    impacts = felt_impacts(ordered, params)
     state = MemoryState()
     if not ordered:
-        return Recomputation(state, {}, impacts, paradox)
-
-    episodes: dict[int, Episode] = {}
-    for touch in ordered:
-        moment = Moment(touch_id=touch.id, at=touch.at, impact=impacts[touch.id])
-        episodes.setdefault(touch.journey_id, Episode(touch.journey_id)).acc.add(moment, touch.raw_impact)
-        state.stages.setdefault(touch.stage, PeakEnd()).add(moment.copy(), touch.raw_impact)
+        return Recomputation(state, {}, impacts)
 
     last = ordered[-1]
+    episodes = _episodes(ordered, impacts, last.at, params)
+    for touch in ordered:
+        if touch.valence != 0:
+            moment = _moment(touch, impacts.value[touch.id], 1.0, impacts.rank[touch.id])
+            state.stages.setdefault(touch.stage, Episode()).add(moment)
+        weight = params.lived_decay(last.at - touch.at)
+        state.lived_sum += weight * touch.raw_impact
+        state.lived_weight += weight
+
     state.touch_count = len(ordered)
     state.last_at, state.last_id = last.at, last.id
     state.max_journey_id = max(episodes)
-    state.active = episodes[last.journey_id]
-    journeys = {jid: episode.summary(params) for jid, episode in episodes.items()}
+    state.active_journey_id, state.active = last.journey_id, episodes[last.journey_id]
+    journeys = {jid: episode.summary(jid, last.at, params) for jid, episode in episodes.items()}
     for jid, summary in journeys.items():
         if jid == last.journey_id:
             continue
-        weight = summary.salience * params.decay(last.at - summary.end_at)
-        state.closed_sum += weight * summary.value
-        state.closed_weight += weight
+        state.closed_value += summary.value
         state.closed_count += 1
         state.top_closed.append(summary)
     state.top_closed.sort(key=lambda j: j.rank_key(params), reverse=True)
     del state.top_closed[params.top_journeys :]
-    return Recomputation(state, journeys, impacts, paradox)
+    return Recomputation(state, journeys, impacts)
+
+
+def memory_value(touches: Iterable[Touch], as_of: float, params: MemoryParameters) -> float:
+    """M at `as_of` of a whole history (touches after `as_of` included as given)."""
+    ordered = sorted(touches, key=lambda t: t.order_key)
+    impacts = felt_impacts(ordered, params)
+    return sum(e.value(params) for e in _episodes(ordered, impacts, as_of, params).values())
+
+
+def score_of(touches: Iterable[Touch], as_of: float, params: MemoryParameters) -> float:
+    return score_for(memory_value(touches, as_of, params), params)
+
+
+# -- explanations -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Driver:
+    """A touch and the score points it accounts for: the score with it minus the score
+    without it (leave-one-out), read at the same moment."""
+
+    touch_id: int
+    points: float
+
+
+def _linked_ids(ordered: Sequence[Touch], impacts: Impacts, params: MemoryParameters) -> set[int]:
+    """Touches whose removal changes other touches' felt impacts: recoveries, the complaints
+    they resolve, and failures that stand in the paradox window of a recovered complaint.
+    Removing any other touch changes its own journey only."""
+    by_id = {t.id: t for t in ordered}
+    linked: set[int] = set()
+    recovered: list[Touch] = []
+    for touch in ordered:
+        complaint = by_id.get(touch.resolves_id) if touch.resolves_id is not None else None
+        if complaint is not None and complaint.order_key < touch.order_key:
+            linked.update((touch.id, complaint.id))
+            recovered.append(complaint)
+    window = params.paradox_window_days * SECONDS_PER_DAY
+    for failure in (t for t in ordered if t.is_failure):
+        if any(failure.order_key < c.order_key and c.at - window <= failure.at for c in recovered):
+            linked.add(failure.id)
+    return linked
+
+
+def drivers(
+    touches: Iterable[Touch],
+    as_of: float,
+    params: MemoryParameters,
+    *,
+    limit: int = 5,
+    among: set[int] | None = None,
+) -> list[Driver]:
+    """The touches whose removal would move the score most, with their signed points,
+    strongest first (exact leave-one-out; `among` restricts the candidates).
+
+    Removing an unlinked touch changes only its own journey, so that journey alone is
+    rebuilt; journeys are visited strongest first and the search stops once no touch left
+    could beat the weakest driver found (a journey's value cannot move by more than
+    (2 + rho * (1 + cap)) times its strongest moment).
+    """
+    ordered = sorted(touches, key=lambda t: t.order_key)
+    if not ordered:
+        return []
+    impacts = felt_impacts(ordered, params)
+    episodes = _episodes(ordered, impacts, as_of, params)
+    values = {jid: e.value(params) for jid, e in episodes.items()}
+    total = sum(values.values())
+    base = score_for(total, params)
+    linked = _linked_ids(ordered, impacts, params)
+    # A neutral touch makes no moment: removing it changes nothing.
+    candidates = [t for t in ordered if (among is None or t.id in among) and t.valence != 0]
+    found: list[Driver] = []
+
+    def keep(touch_id: int, value_without: float) -> None:
+        found.append(Driver(touch_id, base - score_for(value_without, params)))
+
+    for touch in candidates:
+        if touch.id in linked:
+            rest = [t for t in ordered if t.id != touch.id]
+            keep(touch.id, memory_value(rest, as_of, params))
+
+    members: dict[int, list[Touch]] = {}
+    for touch in ordered:
+        members.setdefault(touch.journey_id, []).append(touch)
+    by_journey: dict[int, list[Touch]] = {}
+    for touch in candidates:
+        if touch.id not in linked:
+            by_journey.setdefault(touch.journey_id, []).append(touch)
+    reach = 2.0 + params.repeat_failure_weight * (1.0 + params.repeat_failure_cap)
+    bounds = {
+        jid: reach * max(abs(impacts.value[t.id]) * params.decay(as_of - t.at) for t in members[jid])
+        for jid in by_journey
+    }
+    for jid in sorted(by_journey, key=lambda j: (-bounds[j], j)):
+        if len(found) >= limit:
+            weakest = sorted((abs(d.points) for d in found), reverse=True)[limit - 1]
+            b = bounds[jid]
+            reachable = max(abs(base - score_for(total + b, params)), abs(base - score_for(total - b, params)))
+            if reachable < weakest:
+                break
+        for touch in by_journey[jid]:
+            without = [t for t in members[jid] if t.id != touch.id]
+            value = _episodes(without, impacts, as_of, params).get(jid, Episode()).value(params)
+            keep(touch.id, total - values[jid] + value)
+    found.sort(key=lambda d: (-abs(d.points), d.touch_id))
+    return found[:limit]
+
+
+@dataclass(frozen=True)
+class Change:
+    """Why the score moved between `since` and `as_of`: the part that is fading (the same
+    history read later) and the part each touch dated after `since` accounts for."""
+
+    since: float
+    score_then: float
+    score_now: float
+    fading: float
+    new_touches: float
+    drivers: list[Driver]
+
+
+def change_since(
+    touches: Iterable[Touch], since: float, as_of: float, params: MemoryParameters, *, limit: int = 5
+) -> Change:
+    ordered = sorted(touches, key=lambda t: t.order_key)
+    known = [t for t in ordered if t.at <= since]
+    then = score_of(known, since, params)
+    known_now = score_of(known, as_of, params)
+    now = score_of(ordered, as_of, params)
+    newer = {t.id for t in ordered if t.at > since}
+    return Change(
+        since=since,
+        score_then=then,
+        score_now=now,
+        fading=known_now - then,
+        new_touches=now - known_now,
+        drivers=drivers(ordered, as_of, params, limit=limit, among=newer) if newer else [],
+    )
 
 
 def expected_gain(state: MemoryState, touch: Touch, as_of: float, params: MemoryParameters) -> float:

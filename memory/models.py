@@ -18,6 +18,11 @@ class CustomerMemory(models.Model):
     band = models.CharField(max_length=16, choices=Band.choices, default=Band.NEUTRAL)
     value = models.FloatField(default=0.0, help_text="Remembered value before display scaling.")
     score_as_of = models.DateTimeField(null=True, blank=True)
+    lived_score = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="What the customer lived through: the recency-weighted average of their touchpoints, 0..100.",
+    )
     trend_7d = models.FloatField(null=True, blank=True)
     trend_30d = models.FloatField(null=True, blank=True)
     state = models.JSONField(default=dict, blank=True)

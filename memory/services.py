@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -37,7 +37,7 @@ def memory_parameters() -> MemoryParameters:
 
 
 def parameters_fingerprint(params: MemoryParameters) -> str:
-    return hashlib.sha256(json.dumps(asdict(params), sort_keys=True).encode()).hexdigest()[:32]
+    return hashlib.sha256(json.dumps(params.as_dict(), sort_keys=True).encode()).hexdigest()[:32]
 
 
 def touch_from_row(row: tuple[Any, ...]) -> Touch:
@@ -81,7 +81,7 @@ def _scores_on_or_before(customer_ids: list[int], day: date) -> dict[int, float]
 
 
 def _open_journey_ids(states: list[MemoryState]) -> set[int]:
-    active = [s.active.journey_id for s in states if s.active is not None]
+    active = [s.active_journey_id for s in states if s.active_journey_id is not None]
     return set(Journey.objects.filter(pk__in=active, closed_at__isnull=True).values_list("pk", flat=True))
 
 
@@ -121,6 +121,7 @@ def _update_memory(
     memory.score = reading.score
     memory.band = reading.band
     memory.value = reading.value
+    memory.lived_score = reading.lived_score
     memory.score_as_of = ctx.now
     memory.breakdown = reading.to_dict()
     memory.trend_7d = reading.score - week if week is not None else None
@@ -143,8 +144,17 @@ def _save_snapshots(snapshots: list[ScoreSnapshot]) -> None:
     )
 
 
-def _write_journeys(journeys: dict[int, JourneyMemory]) -> None:
-    values = [(j.journey_id, j.value, j.salience, j.peak.touch_id, j.end.touch_id) for j in journeys.values()]
+def _write_journeys(journeys: dict[int, JourneyMemory], params: MemoryParameters) -> None:
+    values = [
+        (
+            j.journey_id,
+            j.value_at_end(params),
+            j.salience(params),
+            j.peak.touch_id if j.peak else None,
+            j.end.touch_id if j.end else None,
+        )
+        for j in journeys.values()
+    ]
     if not values:
         return
     if connection.vendor == "postgresql":
@@ -217,7 +227,7 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
     ctx = _Context.load([customer_id], [state], now, params)
     _save_snapshots([_update_memory(memory, state, max_id, (history_version, rewrite_version), ctx)])
     memory.save()
-    _write_journeys(journeys)
+    _write_journeys(journeys, params)
     if memory.band != previous_band:
         _notify_band_change(memory, ref, previous_band, now)
     return memory
@@ -266,7 +276,7 @@ def memory_recompute_many(*, customer_ids: list[int], as_of: datetime | None = N
         memories, update_conflicts=True, unique_fields=["customer"], update_fields=fields
     )
     _save_snapshots(snapshots)
-    _write_journeys(journeys)
+    _write_journeys(journeys, params)
     for memory, ref, previous_band in changed:
         _notify_band_change(memory, ref, previous_band, now)
     return len(ids)
@@ -276,12 +286,12 @@ def _next_touch_gain(state: MemoryState, ctx: _Context, max_id: int) -> float:
     """What one very good call now would add: a good ending to an open journey that is
     going badly is worth far more than another touch to a happy customer."""
     now, params = ctx.now, ctx.params
-    if state.active is None or state.last_at is None:
+    if state.active_journey_id is None or state.last_at is None:
         journey_id = state.max_journey_id + 1
     else:
-        open_journey = state.active.journey_id in ctx.open_journeys
+        open_journey = state.active_journey_id in ctx.open_journeys
         recent = now.timestamp() - state.last_at <= settings.JOURNEY_QUIET_GAP.total_seconds()
-        journey_id = state.active.journey_id if open_journey and recent else state.max_journey_id + 1
+        journey_id = state.active_journey_id if open_journey and recent else state.max_journey_id + 1
     # The touch a manager can plan: a very good, fairly vivid call, now.
     touch = Touch(
         id=max_id + 1,
