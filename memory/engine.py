@@ -165,9 +165,8 @@ class Impacts:
     """Felt impacts of a history, recoveries applied: `value` is what the moment is
     remembered as; `bonus` the part of it that is the recovery paradox; `rank` how strongly
     it competes for its journey's peak (strength_rank of the value without the bonus; a
-    recovered complaint that was felt at least as strongly as its strongest recovery
-    competes as strongly as that recovery, and wins the tie as the earlier moment):
-    neither softening nor the bonus ever hands the peak to a recovery."""
+    recovered complaint competes with the strength it had before any recovery): neither
+    softening nor the bonus ever hands the peak to a recovery."""
 
     value: dict[int, float]
     bonus: dict[int, float]
@@ -202,8 +201,6 @@ def felt_impacts(touches: Sequence[Touch], params: MemoryParameters) -> Impacts:
         delay = touch.at - complaint.at
         quality = touch.raw_impact * math.pow(2.0, -delay / (params.recovery_half_life_days * SECONDS_PER_DAY))
         best_quality[complaint.id] = max(best_quality.get(complaint.id, 0.0), quality)
-        own_rank = strength_rank(touch.raw_impact, touch.at, params)
-        rank_floor[complaint.id] = max(rank_floor.get(complaint.id, -math.inf), own_rank)
         first_recovery.setdefault(complaint.id, touch)
 
     failures = sorted(t.order_key for t in touches if t.is_failure)
@@ -214,9 +211,9 @@ def felt_impacts(touches: Sequence[Touch], params: MemoryParameters) -> Impacts:
         if complaint.resolved_on_first_contact:
             quality = max(quality, params.first_contact_quality)
         values[complaint_id] = softened(complaint.raw_impact, quality, params)
-        # As strong a candidate for the peak as its recovery, if it was felt as strongly.
-        felt_rank = strength_rank(felt(complaint.raw_impact, params), complaint.at, params)
-        rank_floor[complaint_id] = min(rank_floor[complaint_id], felt_rank)
+        # Recovery changes how the complaint is remembered, not how strongly it stands
+        # out: it competes for the peak with the strength it had before any recovery.
+        rank_floor[complaint_id] = strength_rank(impact_on_arrival(complaint, params), complaint.at, params)
 
         recovery = first_recovery[complaint_id]
         moderate = -complaint.raw_impact <= params.paradox_max_severity
@@ -292,8 +289,7 @@ class Episode:
         self.count += 1
         self.total += moment.value
         # Moments are compared as they are now (faded): a later one wins by being stronger
-        # now; on an exact tie the earlier one stays the peak (a recovered complaint keeps
-        # the peak against its recovery: see Impacts.rank_floor).
+        # now; on an exact tie the earlier one stays the peak.
         if self.peak is None or moment.rank > self.peak.rank:
             self.peak = moment
         self.end = moment
@@ -322,7 +318,13 @@ class Episode:
         if self.peak is None or self.end is None:
             return 0.0
         alpha = params.peak_end_weight
-        blend = alpha * (self.peak.value + self.end.value) / 2.0 + (1.0 - alpha) * self.mean
+        peak = self.peak.value
+        if peak < 0.0:
+            # A bad peak is remembered as bad as the worst moment of the journey. The two
+            # differ only when the peak is a recovered complaint (it keeps its felt strength
+            # but is softened): softening never makes another, worse moment forgotten.
+            peak = -max(-peak, self.worst_negative)
+        blend = alpha * (peak + self.end.value) / 2.0 + (1.0 - alpha) * self.mean
         return blend - self.repeat_penalty(params)
 
     def summary(self, journey_id: int, reference_at: float, params: MemoryParameters) -> JourneyMemory:

@@ -5,7 +5,14 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from memory.calibration import Answer, CustomerRatings, calibrate, spearman
+from memory.calibration import (
+    Answer,
+    CustomerRatings,
+    bootstrap_interval,
+    calibrate,
+    recency_weighted_average,
+    spearman,
+)
 from memory.engine import SECONDS_PER_DAY, MemoryParameters, Touch, recompute
 
 
@@ -52,6 +59,28 @@ def test_calibration_recovers_a_peak_end_world_and_beats_the_average() -> None:
     assert report.fitted.peak_end_weight >= 0.75
     assert scores["memory score (fitted)"].held_out > scores["plain average of valence"].held_out + 0.05
     assert scores["memory score (fitted)"].held_out > 0.8
+    # Every predictor comes with its customer-bootstrap interval around the held-out rho.
+    for score in report.scores:
+        assert score.low <= score.held_out <= score.high
+    assert scores["memory score (fitted)"].low > scores["recency-weighted average"].high
+    # The answers are centred on the true score: the fitted slope makes the score read as
+    # the chance of a good (>= 0.7) answer, so it is steeper than a gentle default.
+    assert report.fitted.display_slope in (1.25, 1.5, 2.0, 2.5, 3.0)
+
+
+def test_bootstrap_interval_is_repeatable_and_wider_with_fewer_customers() -> None:
+    rng = random.Random(1)
+    groups = [[(x := rng.random(), x + rng.gauss(0, 0.3)) for _ in range(3)] for _ in range(80)]
+    few, many = bootstrap_interval(groups[:10]), bootstrap_interval(groups)
+    assert bootstrap_interval(groups) == many
+    assert few[1] - few[0] > many[1] - many[0] > 0
+
+
+def test_recency_weighted_average_weighs_recent_touches_more() -> None:
+    old_bad = Touch(1, 0.0, 1, "fulfilment", "call", -2, 5)
+    new_good = Touch(2, 120 * SECONDS_PER_DAY, 2, "fulfilment", "call", 2, 5)
+    value = recency_weighted_average([old_bad, new_good], 120 * SECONDS_PER_DAY)
+    assert value == pytest.approx((10 - 10 * 0.25) / 1.25)
 
 
 @pytest.mark.django_db
@@ -72,10 +101,15 @@ def test_calibrate_memory_reports_fit_and_baselines_on_demo_data() -> None:
         "Fitted: alpha=",
         "memory score (fitted)",
         "plain average of valence",
+        "recency-weighted average",
+        "experience average (lived)",
         "last interaction only",
         "points sum",
+        "95% interval",
+        "display slope=",
     ):
         assert line in text
+    assert "baseline" in text.split("rho = Spearman")[1]  # the verdict names the best baseline
 
 
 @pytest.mark.django_db

@@ -47,16 +47,37 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"Fitted: alpha={fitted.peak_end_weight}  lambda={fitted.loss_aversion}  "
-            f"half-life={fitted.half_life_days:g} days\n"
+            f"half-life={fitted.half_life_days:g} days  display slope={fitted.display_slope:g}\n"
         )
-        self.stdout.write(f"{'predictor':<28}{'rho train':>11}{'rho held-out':>14}{'n':>6}")
+        self.stdout.write(f"{'predictor':<30}{'rho train':>10}{'rho held-out':>14}{'95% interval':>18}{'n':>6}")
         for score in report.scores:
-            self.stdout.write(f"{score.name:<28}{score.train:>11.3f}{score.held_out:>14.3f}{score.n_held_out:>6}")
+            interval = f"{score.low:.3f} .. {score.high:.3f}"
+            self.stdout.write(
+                f"{score.name:<30}{score.train:>10.3f}{score.held_out:>14.3f}{interval:>18}{score.n_held_out:>6}"
+            )
         self.stdout.write(
             "\nrho = Spearman rank correlation between the predictor (from touchpoints before each survey) and "
-            "the rating given.\nTo use the fit, set MEMORY_PEAK_END_WEIGHT, MEMORY_LOSS_AVERSION and "
-            "MEMORY_HALF_LIFE_DAYS, then run recompute_scores."
+            "the rating given; the interval resamples held-out customers (bootstrap).\n"
+            + self._verdict(report.scores)
+            + "\nTo use the fit, set MEMORY_PEAK_END_WEIGHT, MEMORY_LOSS_AVERSION, MEMORY_HALF_LIFE_DAYS and "
+            "MEMORY_DISPLAY_SLOPE, then run recompute_scores."
         )
+
+    @staticmethod
+    def _verdict(scores: list[Any]) -> str:
+        """Say plainly whether the memory score beats the strongest baseline here."""
+        by_name = {s.name: s for s in scores}
+        memory = by_name["memory score (fitted)"]
+        baselines = [s for s in scores if not s.name.startswith("memory score")]
+        best = max(baselines, key=lambda s: s.held_out)
+        if memory.low > best.high:
+            return f"The memory score predicts these ratings better than the best baseline ({best.name})."
+        if memory.held_out > best.held_out:
+            return (
+                f"The memory score is ahead of the best baseline ({best.name}), but within the intervals: "
+                "on this data it has not shown that it predicts better."
+            )
+        return f"The memory score does not beat the best baseline here ({best.name})."
 
     def _load(self) -> list[CustomerRatings]:
         touches: dict[int, list[Any]] = defaultdict(list)
