@@ -474,7 +474,8 @@ class MemoryState:
 
     Every value is faded to `last_at` (the latest touch): `closed_value` is the sum of the
     values of every journey but the active one; `lived_sum / lived_weight` is the
-    recency-weighted average of raw impacts (what the customer lived through).
+    recency-weighted average of raw impacts (what the customer lived through, weights
+    halving every `lived_half_life_days`).
     """
 
     touch_count: int = 0
@@ -563,7 +564,12 @@ class MemoryState:
             stage: {"value": acc.value(params), "count": float(acc.count), "mean": acc.mean}
             for stage, acc in sorted(self.stages.items())
         }
-        lived = lived_score_for(self.lived_sum / self.lived_weight) if self.lived_weight > 0.0 else None
+        # The experience average fades toward neutral on the memory's clock when nothing
+        # happens, so that the gap between lived and remembered is about peaks and endings,
+        # not about time.
+        lived = None
+        if self.lived_weight > 0.0:
+            lived = lived_score_for(decay * self.lived_sum / self.lived_weight)
         return Reading(
             as_of=as_of,
             score=score,

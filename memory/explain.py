@@ -17,6 +17,8 @@ from memory.selectors import DIVERGENCE_POINTS
 from memory.services import customer_touches, memory_parameters, parameters_fingerprint
 
 DRIVER_COUNT = 5
+# A touch that moves the score by less than this is not named as a driver.
+NOTABLE_POINTS = 0.05
 CACHE_SECONDS = 6 * 3600
 
 
@@ -24,14 +26,21 @@ CACHE_SECONDS = 6 * 3600
 class DriverView:
     interaction: Interaction
     points: float
+    recovered_by: Interaction | None = None
+
+    @property
+    def signed_points(self) -> str:
+        return f"{self.points:+.1f}"
 
     @property
     def words(self) -> str:
         i = self.interaction
         text = f"{i.get_channel_display().lower()} on {i.occurred_at:%-d %b %Y} ({Valence(i.valence).label.lower()})"
+        if self.recovered_by is not None:
+            text += f", softened by the recovery on {self.recovered_by.occurred_at:%-d %b}"
         if i.resolves is not None:
             text += f", recovering the {i.resolves.get_channel_display().lower()} of {i.resolves.occurred_at:%-d %b}"
-        return f"{text}: {self.points:+.1f} points"
+        return f"{text}: {self.signed_points} points"
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ class Explanation:
         if self.drivers:
             lines.append("Remembered mostly for: " + "; ".join(d.words for d in self.drivers) + ".")
         else:
-            lines.append("Nothing they lived through stands out: every touchpoint so far was neutral.")
+            lines.append("Nothing stands out: every touchpoint was neutral, or has faded from memory.")
         latest = self.latest
         lines.append(
             f"Latest touchpoint: {latest.get_channel_display().lower()} on {latest.occurred_at:%-d %b %Y} "
@@ -179,10 +188,17 @@ def explain(memory: CustomerMemory | None, *, now: datetime | None = None) -> Ex
     found, change = _figures(memory, now, since)
     wanted = {d.touch_id for d in found} | ({d.touch_id for d in change.drivers} if change else set())
     interactions = Interaction.objects.select_related("resolves").in_bulk(wanted)
+    recoveries: dict[int, Interaction] = {}
+    for recovery in Interaction.objects.filter(resolves_id__in=wanted, valence__gt=0).order_by("occurred_at", "id"):
+        recoveries.setdefault(recovery.resolves_id, recovery)  # type: ignore[arg-type]
     latest = Interaction.objects.filter(customer_id=memory.customer_id).order_by("-occurred_at", "-id").first()
 
     def views(items: list[Driver]) -> list[DriverView]:
-        return [DriverView(interactions[d.touch_id], d.points) for d in items if d.touch_id in interactions]
+        return [
+            DriverView(interactions[d.touch_id], d.points, recoveries.get(d.touch_id))
+            for d in items
+            if d.touch_id in interactions and abs(d.points) >= NOTABLE_POINTS
+        ]
 
     change_view = None
     if change is not None and since is not None:

@@ -171,7 +171,8 @@ def test_backfilled_history_matches_what_was_known_each_day(customer: Customer) 
     made = memory_backfill_history(customer_id=customer.pk, start=T0.date(), end=(T0 + timedelta(days=28)).date())
     assert made == 4
     scores = list(ScoreSnapshot.objects.filter(customer=customer).order_by("day").values_list("score", flat=True))
-    assert scores[0] < 10 and scores[-1] > scores[1]  # the complaint first, lifted after day 20
+    # One severe complaint reads about 12.6 (docs/memory-score.md: one bad day is not ten).
+    assert scores[0] < 15 and scores[-1] > scores[1]  # the complaint first, lifted after day 20
 
 
 MEMORY_FIELDS = ("score", "band", "value", "trend_7d", "trend_30d", "breakdown", "next_touch_gain", "state",

@@ -1,6 +1,7 @@
 """The issue's scenarios in a real browser: Playwright driving Debian's Chromium."""
 
 import csv
+import re
 from datetime import timedelta
 
 import pytest
@@ -57,6 +58,14 @@ def test_staff_logs_a_complaint_then_its_recovery_and_sees_the_score_change(page
     assert _score(customer) > after_complaint + 20
     page.reload()
     expect(page.get_by_text("softened by the recovery")).to_be_visible()
+    # The drivers: the complaint and its recovery, each with its signed points and id.
+    drivers = page.locator("#remembered table.drivers tbody tr")
+    expect(drivers.first).to_contain_text("Invoice charged twice")
+    expect(drivers.first).to_contain_text(f"#{complaint.pk}")
+    expect(drivers.first.locator("td.num span.neg")).to_have_text(re.compile(r"^-\d+\.\d$"))
+    recovery_row = drivers.filter(has_text="Refund issued, apology from the owner")
+    expect(recovery_row.locator("td.num span.pos")).to_have_text(re.compile(r"^\+\d+\.\d$"))
+    expect(page.get_by_text("lived through (experience average)")).to_be_visible()
     page.screenshot(path=ARTIFACTS / "customer-after-recovery.png", full_page=True)
 
 
@@ -106,7 +115,7 @@ def test_manager_filters_follows_the_queue_and_exports(page: Page, live_server: 
 
     queue.get_by_role("link", name="Big Bank").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Big Bank")
-    expect(page.get_by_role("cell", name="Outage at month-end")).to_be_visible()
+    expect(page.locator("#timeline").get_by_role("cell", name="Outage at month-end")).to_be_visible()
     page.screenshot(path=ARTIFACTS / "customer-from-queue.png", full_page=True)
 
 

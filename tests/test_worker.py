@@ -56,7 +56,7 @@ def test_real_worker_updates_the_score_after_a_touchpoint_is_committed(celery_wo
         external_id="ticket-1",
     )
     memory = _wait_for_memory(customer, 1)
-    assert memory.band == "at_risk" and memory.score < 10
+    assert memory.band == "at_risk" and memory.score < 15
 
     interaction_record(
         customer=customer,
