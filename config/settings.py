@@ -287,7 +287,6 @@ MEMORY_MODEL = {
     "display_slope": env.float("MEMORY_DISPLAY_SLOPE", default=1.25),
     "at_risk_below": env.float("MEMORY_AT_RISK_BELOW", default=35.0),
     "good_above": env.float("MEMORY_GOOD_ABOVE", default=65.0),
-    "lived_half_life_days": env.float("MEMORY_LIVED_HALF_LIFE_DAYS", default=90.0),
 }
 
 LOGGING = {

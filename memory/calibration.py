@@ -25,7 +25,7 @@ from memory.engine import SECONDS_PER_DAY, MemoryParameters, Touch, memory_value
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 LAMBDAS = (1.0, 1.5, 2.25, 3.0)
 HALF_LIVES = (30.0, 60.0, 90.0, 180.0, 365.0)
-DISPLAY_SLOPES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
+DISPLAY_SLOPES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0)
 # A "good" answer for the display fit: NPS 7 or more (passive or promoter), CSAT 4 or 5.
 GOOD_ANSWER = 0.7
 RECENCY_HALF_LIFE_DAYS = 60.0

@@ -22,6 +22,7 @@ Vocabulary
   renews only the journey it belongs to and, with no news, M halves every half-life.
 - score = 100 * logistic(slope * asinh(M / scale)): 50 is neutral; asinh makes the tails
   logarithmic, so one bad day, two and ten stay distinguishable instead of all reading 1.
+- lived score: the same with each journey's mean in place of J (the experience average).
 
 The running state (MemoryState) folds touches in time order in O(1) each; a full
 recomputation (`recompute`) reaches the same state from the whole history. A touch that
@@ -62,7 +63,6 @@ class MemoryParameters:
     display_slope: float = 1.25
     at_risk_below: float = 35.0
     good_above: float = 65.0
-    lived_half_life_days: float = 90.0
     top_journeys: int = 5
 
     @classmethod
@@ -84,9 +84,6 @@ class MemoryParameters:
     def decay(self, seconds: float) -> float:
         """Weight a memory keeps after `seconds`: 2^(-seconds / half-life)."""
         return math.pow(2.0, -seconds / self.half_life_seconds)
-
-    def lived_decay(self, seconds: float) -> float:
-        return math.pow(2.0, -seconds / (self.lived_half_life_days * SECONDS_PER_DAY))
 
 
 @dataclass(frozen=True)
@@ -130,11 +127,6 @@ def score_for(value: float, params: MemoryParameters) -> float:
     """0..100: the chance of a good outcome, logistic in the log-like asinh of M."""
     z = params.display_slope * math.asinh(value / params.display_scale)
     return 100.0 / (1.0 + math.exp(-z))
-
-
-def lived_score_for(average: float) -> float:
-    """The experience average (raw x in -1..1) on the same 0..100 scale, 50 neutral."""
-    return 50.0 + 50.0 * average
 
 
 def felt(raw: float, params: MemoryParameters) -> float:
@@ -425,7 +417,13 @@ class JourneyMemory:
 
 @dataclass
 class Reading:
-    """The memory as of one moment: score, band and everything needed to explain it."""
+    """The memory as of one moment: score, band and everything needed to explain it.
+
+    `lived_score` is the experience average: the same traces with every moment of a
+    journey counting the same (each journey's mean: no peak, no end, no repeated-failure
+    term), shown on the same scale. It has the same loss aversion, recovery and fading, so
+    where it differs from `score`, peaks and endings made the difference.
+    """
 
     as_of: float
     score: float
@@ -473,9 +471,8 @@ class MemoryState:
     """Running memory of one customer, updated in O(1) per touch that arrives in order.
 
     Every value is faded to `last_at` (the latest touch): `closed_value` is the sum of the
-    values of every journey but the active one; `lived_sum / lived_weight` is the
-    recency-weighted average of raw impacts (what the customer lived through, weights
-    halving every `lived_half_life_days`).
+    values of every journey but the active one; `closed_lived` the same sum of the closed
+    journeys' means (what the customer lived through: see Reading.lived_score).
     """
 
     touch_count: int = 0
@@ -488,8 +485,7 @@ class MemoryState:
     closed_count: int = 0
     top_closed: list[JourneyMemory] = field(default_factory=list)
     stages: dict[str, Episode] = field(default_factory=dict)
-    lived_sum: float = 0.0
-    lived_weight: float = 0.0
+    closed_lived: float = 0.0
 
     # -- arrival ------------------------------------------------------------------------
     def can_append(self, touch: Touch) -> bool:
@@ -512,9 +508,7 @@ class MemoryState:
             self.closed_value *= factor
             if self.active is not None:
                 self.active.rescale(factor)
-            lived_factor = params.lived_decay(elapsed)
-            self.lived_sum *= lived_factor
-            self.lived_weight *= lived_factor
+            self.closed_lived *= factor
         if self.active is None:
             self.active_journey_id, self.active = touch.journey_id, Episode()
         assert self.active is not None
@@ -523,8 +517,6 @@ class MemoryState:
             rank = strength_rank(impact, touch.at, params)
             self.active.add(_moment(touch, impact, 1.0, rank))
             self.stages.setdefault(touch.stage, Episode()).add(_moment(touch, impact, 1.0, rank))
-        self.lived_sum += touch.raw_impact
-        self.lived_weight += 1.0
         self.touch_count += 1
         self.last_at, self.last_id = touch.at, touch.id
         self.max_journey_id = max(self.max_journey_id, touch.journey_id)
@@ -534,6 +526,7 @@ class MemoryState:
             return
         summary = self.active.summary(self.active_journey_id, self.last_at, params)
         self.closed_value += summary.value
+        self.closed_lived += summary.mean
         self.closed_count += 1
         self.top_closed.append(summary)
         self.top_closed.sort(key=lambda j: j.rank_key(params), reverse=True)
@@ -564,12 +557,10 @@ class MemoryState:
             stage: {"value": acc.value(params), "count": float(acc.count), "mean": acc.mean}
             for stage, acc in sorted(self.stages.items())
         }
-        # The experience average fades toward neutral on the memory's clock when nothing
-        # happens, so that the gap between lived and remembered is about peaks and endings,
-        # not about time.
         lived = None
-        if self.lived_weight > 0.0:
-            lived = lived_score_for(decay * self.lived_sum / self.lived_weight)
+        if self.last_at is not None:
+            active_mean = self.active.mean if self.active else 0.0
+            lived = score_for(decay * (self.closed_lived + active_mean), params)
         return Reading(
             as_of=as_of,
             score=score,
@@ -603,8 +594,7 @@ class MemoryState:
             "closed_count": self.closed_count,
             "top_closed": [j.to_dict() for j in self.top_closed],
             "stages": {stage: acc.to_dict() for stage, acc in self.stages.items()},
-            "lived_sum": self.lived_sum,
-            "lived_weight": self.lived_weight,
+            "closed_lived": self.closed_lived,
         }
 
     @classmethod
@@ -625,8 +615,7 @@ class MemoryState:
             closed_count=data["closed_count"],
             top_closed=[JourneyMemory.from_dict(j) for j in data["top_closed"]],
             stages={stage: Episode.from_dict(acc) for stage, acc in data["stages"].items()},
-            lived_sum=data["lived_sum"],
-            lived_weight=data["lived_weight"],
+            closed_lived=data["closed_lived"],
         )
 
 
@@ -674,9 +663,6 @@ def recompute(touches: Iterable[Touch], params: MemoryParameters) -> Recomputati
         if touch.valence != 0:
             moment = _moment(touch, impacts.value[touch.id], 1.0, impacts.rank[touch.id])
             state.stages.setdefault(touch.stage, Episode()).add(moment)
-        weight = params.lived_decay(last.at - touch.at)
-        state.lived_sum += weight * touch.raw_impact
-        state.lived_weight += weight
 
     state.touch_count = len(ordered)
     state.last_at, state.last_id = last.at, last.id
@@ -687,6 +673,7 @@ def recompute(touches: Iterable[Touch], params: MemoryParameters) -> Recomputati
         if jid == last.journey_id:
             continue
         state.closed_value += summary.value
+        state.closed_lived += summary.mean
         state.closed_count += 1
         state.top_closed.append(summary)
     state.top_closed.sort(key=lambda j: j.rank_key(params), reverse=True)

@@ -421,6 +421,30 @@ def test_memory_endpoint_returns_breakdown_explanation_and_history(key_for: Call
     assert set(body["breakdown"]["stages"]) == {"fulfilment", "trepidation"}
     assert body["explanation"][0].startswith("Remembered mostly for: complaint")
     assert body["history"][-1]["day"] == str(timezone.now().date())
+    # docs/api.md section 4: drivers with leave-one-out points, lived beside remembered.
+    assert [d["interaction"] for d in body["drivers"]] == [complaint.pk, end.pk]
+    assert body["drivers"][0]["points"] < 0 < body["drivers"][1]["points"]
+    assert body["drivers"][0]["channel"] == "complaint" and body["drivers"][0]["valence"] == -2
+    assert body["lived_gap"] == pytest.approx(body["score"] - body["lived_score"])
+    assert body["change"] is None  # no snapshot before today yet
+
+
+def test_customers_filter_remembered_worse_than_lived(key_for: Callable[[str], str]) -> None:
+    """docs/api.md section 5: a good journey that ends in a severe complaint is remembered
+    far worse than it was lived; a plain good one is not."""
+    ended_badly, plain = CustomerFactory.create(), CustomerFactory.create()
+    for day in range(8, 0, -1):
+        record(ended_badly, valence=1, at=NOW - timedelta(days=day, hours=1))
+        record(plain, valence=1, at=NOW - timedelta(days=day, hours=1))
+    record(ended_badly, channel="complaint", valence=-2, at=NOW - timedelta(hours=1))
+    for customer in (ended_badly, plain):
+        memory_refresh(customer_id=customer.pk)
+    client = client_with(key=key_for("read"))
+    worse = client.get("/api/v1/customers/?remembered_worse_than_lived=true").json()["results"]
+    others = client.get("/api/v1/customers/?remembered_worse_than_lived=false").json()["results"]
+    assert [c["id"] for c in worse] == [ended_badly.pk]
+    assert [c["id"] for c in others] == [plain.pk]
+    assert worse[0]["memory"]["lived_score"] - worse[0]["memory"]["score"] >= 10
 
 
 def test_journeys_filter_open_ones(key_for: Callable[[str], str]) -> None:

@@ -65,7 +65,7 @@ def test_calibration_recovers_a_peak_end_world_and_beats_the_average() -> None:
     assert scores["memory score (fitted)"].low > scores["recency-weighted average"].high
     # The answers are centred on the true score: the fitted slope makes the score read as
     # the chance of a good (>= 0.7) answer, so it is steeper than a gentle default.
-    assert report.fitted.display_slope in (1.25, 1.5, 2.0, 2.5, 3.0)
+    assert report.fitted.display_slope >= 1.25
 
 
 def test_bootstrap_interval_is_repeatable_and_wider_with_fewer_customers() -> None:

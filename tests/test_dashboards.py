@@ -9,7 +9,15 @@ from django.utils import timezone
 
 from dashboards.forms import PERIODS
 from dashboards.models import DailyStat
-from dashboards.selectors import Filters, cached_aggregates, heatmap, memory_makers, next_best_touches, recovery_queue
+from dashboards.selectors import (
+    Filters,
+    band_distribution,
+    cached_aggregates,
+    heatmap,
+    memory_makers,
+    next_best_touches,
+    recovery_queue,
+)
 from dashboards.services import daily_stats_rebuild
 from dashboards.tasks import warm_dashboard_cache
 from interactions.services import interaction_change, interaction_delete
@@ -89,6 +97,27 @@ def test_filters_narrow_every_panel_by_segment() -> None:
     only = Filters(segment=enterprise)
     assert [i.customer for i in recovery_queue(only)] == [big]
     assert [m.customer for m in next_best_touches(only)] == [big]
+
+
+def test_remembered_worse_than_lived_narrows_the_customer_panels(client: Client, manager: Any) -> None:
+    now = timezone.now()
+    ended_badly, plain = CustomerFactory.create(name="Ended Badly"), CustomerFactory.create(name="Plain Sailing")
+    for day in range(8, 0, -1):
+        for c in (ended_badly, plain):
+            record(c, at=now - timedelta(days=day, hours=2), valence=1)
+    record(ended_badly, at=now - timedelta(hours=2), channel="complaint", valence=-2)
+    record(plain, at=now - timedelta(hours=2), channel="complaint", valence=-1, intensity=1)
+    for c in (ended_badly, plain):
+        memory_refresh(customer_id=c.pk)
+    worse = Filters(remembered_worse=True)
+    assert [i.customer for i in recovery_queue(worse)] == [ended_badly]
+    assert {row["band"]: row["count"] for row in band_distribution(worse)}["at_risk"] == 1
+    assert sum(row["count"] for row in band_distribution(worse)) == 1
+    client.force_login(manager)
+    body = client.get("/dashboard/?remembered_worse=on").content.decode()
+    assert "Ended Badly" in body and "Plain Sailing" not in body
+    assert "at least 10 points worse than they lived through" in body
+    assert '<option value="90" selected>' in body  # the period a link leaves out is the default
 
 
 def test_next_best_touch_prefers_a_journey_going_badly() -> None:

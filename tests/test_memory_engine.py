@@ -14,6 +14,8 @@ from memory.engine import (
     MemoryState,
     Reading,
     Touch,
+    change_since,
+    drivers,
     expected_gain,
     felt_impacts,
     recompute,
@@ -293,10 +295,12 @@ def test_neutral_touches_move_nothing() -> None:
 
 
 def test_lived_average_sits_beside_the_remembered_score() -> None:
-    """Mostly fine touches with one severe moment: lived through as good, remembered as bad."""
+    """Eight good calls and a severe complaint at the end: on average (the experience
+    average, same loss aversion) the journey was about neutral; remembered by its peak and
+    end, it is bad. The gap is what peak-end adds."""
     touches = [touch(i, i, 1, 3) for i in range(1, 9)] + [touch(9, 9.5, **SEVERE)]  # type: ignore[arg-type]
     result = reading(touches)
-    assert result.lived_score == pytest.approx(57.53, abs=0.01)
+    assert result.lived_score == pytest.approx(50.21, abs=0.01)
     assert result.score == pytest.approx(23.04, abs=0.01)
 
 
@@ -384,6 +388,39 @@ def test_breakdown_names_peak_end_and_components() -> None:
         assert key in data
     assert data["peak"]["touch_id"] == 2
     assert data["stages"]["fulfilment"]["count"] == 4
+
+
+def test_drivers_name_what_really_moved_the_score() -> None:
+    """v1 named the peaks of the top three journeys and the latest touch: it missed a severe
+    complaint in the fourth journey and named a neutral newsletter. The drivers are the
+    touches whose removal moves the score most, with their signed points."""
+    touches = [
+        touch(1, 0, 2, 5, journey=1),
+        touch(2, 30, 2, 5, journey=2),
+        touch(3, 60, 2, 4, journey=3),
+        touch(4, 100, -2, 5, journey=4, channel="complaint"),
+        touch(5, 101, 2, 5, journey=4),
+        touch(6, 102, 2, 4, journey=4),
+        touch(7, 130, 0, 1, journey=5, channel="newsletter"),
+    ]
+    as_of = 130 * SECONDS_PER_DAY
+    result = recompute(touches, P).state.read(as_of, P)
+    assert [j.journey_id for j in result.top_journeys] == [3, 2, 1, 4]  # the complaint's journey is 4th
+    found = drivers(touches, as_of, P, limit=5)
+    assert [d.touch_id for d in found] == [4, 3, 2, 1, 5]
+    assert [d.points for d in found] == pytest.approx([-11.70, 10.00, 9.90, 7.53, 4.39], abs=0.01)
+    assert 7 not in {d.touch_id for d in drivers(touches, as_of, P, limit=10)}
+
+
+def test_change_since_splits_fading_from_new_touches() -> None:
+    history = [touch(1, 0, 2, 4, journey=1)]
+    complaint = touch(2, 60, -2, 5, journey=2, channel="complaint")
+    change = change_since([*history, complaint], 30 * SECONDS_PER_DAY, 61 * SECONDS_PER_DAY, P)
+    assert change.score_then == pytest.approx(reading(history, 30).score)
+    assert change.fading == pytest.approx(reading(history, 61).score - reading(history, 30).score)
+    assert change.score_now == pytest.approx(change.score_then + change.fading + change.new_touches)
+    assert [d.touch_id for d in change.drivers] == [2]
+    assert change.drivers[0].points == pytest.approx(change.new_touches)
 
 
 # Expected gain (next best touch) ------------------------------------------------------------
