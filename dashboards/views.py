@@ -1,4 +1,3 @@
-import csv
 from datetime import date
 from typing import Any
 
@@ -6,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.access import MANAGEMENT, role_required
+from config.spreadsheet import SafeWriter
 from dashboards.forms import DashboardFilters
 from dashboards.selectors import (
     Filters,
@@ -98,7 +98,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def _csv(panel: str, rows: Any) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="rememberly-{panel.replace("_", "-")}.csv"'
-    writer = csv.writer(response)
+    writer = SafeWriter(response)
     if panel == "at_risk":
         writer.writerow(["customer_ref", "customer", "segment", "owner", "score", "band", "trend_30d"])
         for m in rows:

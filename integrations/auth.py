@@ -12,6 +12,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from integrations.models import APIKey, Scope
 
 KEYWORDS = ("api-key", "token")
+UNKNOWN_KEY = "This API key is unknown, revoked or expired. Ask an administrator for a new one."
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +48,13 @@ class APIKeyAuthentication(BaseAuthentication):
         given = given.strip()
         if not given:
             raise exceptions.AuthenticationFailed("The Authorization header names no key.")
+        if not given.isascii() or not given.isprintable():
+            # Keys are printable ASCII; anything else (a NUL, say) cannot match one.
+            raise exceptions.AuthenticationFailed(UNKNOWN_KEY)
         try:
             key = cast(APIKey, APIKey.objects.get_from_key(given))
         except APIKey.DoesNotExist:
-            raise exceptions.AuthenticationFailed(
-                "This API key is unknown, revoked or expired. Ask an administrator for a new one."
-            ) from None
+            raise exceptions.AuthenticationFailed(UNKNOWN_KEY) from None
         return SystemUser(key), key
 
     def authenticate_header(self, request: Request) -> str:

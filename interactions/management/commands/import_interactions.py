@@ -1,6 +1,5 @@
 """python manage.py import_interactions FILE.csv: history from other systems, in batches."""
 
-import csv
 import sys
 import time
 from pathlib import Path
@@ -9,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from config.spreadsheet import SafeWriter
 from interactions.imports import ImportFormatError, RowError, import_csv
 
 SHOWN_ERRORS = 20
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         with path.open("rb") as counting:
             total = max(0, sum(1 for _ in counting) - 1)
         error_file = options["errors"].open("w", newline="") if options["errors"] else None
-        error_writer = csv.writer(error_file) if error_file else None
+        error_writer = SafeWriter(error_file) if error_file else None
         if error_writer:
             error_writer.writerow(["row", "field", "reason"])
         shown = 0
