@@ -31,9 +31,9 @@ def _checks() -> tuple[object, ...]:
     return tuple(checks)
 
 
-def may_see_details(request: HttpRequest) -> bool:
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated and user.is_staff:
+async def may_see_details(request: HttpRequest) -> bool:
+    user = await request.auser()
+    if user.is_authenticated and user.is_staff:
         return True
     token = settings.HEALTH_TOKEN
     given = request.META.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
@@ -43,9 +43,9 @@ def may_see_details(request: HttpRequest) -> bool:
 class HealthView(HealthCheckView):
     checks = _checks()
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response: HttpResponse = super().get(request, *args, **kwargs)
-        if may_see_details(request):
+    async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = await super().get(request, *args, **kwargs)
+        if await may_see_details(request):
             return response
         healthy = response.status_code == 200
         bare = HttpResponse(

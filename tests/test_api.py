@@ -1,5 +1,6 @@
 """REST API v1 against the real PostgreSQL: access, idempotency, bulk, bad input, reads."""
 
+import base64
 import json
 import threading
 import urllib.error
@@ -252,6 +253,15 @@ BAD_INPUTS = [
     ({"resolves": {"id": 1}}, "resolves"),
     ({"staff": "nobody"}, "staff"),
     ({"customer": 999999, "customer_ref": None}, "customer"),
+    # Security audit #7 and #16: each of these was a 500, or was read as something else.
+    ({"occurred_at": "0001-01-01T00:00:00Z"}, "occurred_at"),
+    ({"occurred_at": "1899-12-31T23:59:59Z"}, "occurred_at"),
+    ({"occurred_at": "\uff12\uff10\uff12\uff16-11-20T09:30:00Z"}, "occurred_at"),  # fullwidth digits
+    ({"resolves": "abc\x00def"}, "resolves"),
+    ({"resolves": "\ud800"}, "resolves"),
+    ({"summary": "half a pair \udfff"}, "summary"),
+    ({"customer_ref": "\ud83d"}, "customer_ref"),
+    ({"summary": json.loads("[" * 900 + "]" * 900)}, "summary"),
 ]
 
 
@@ -260,7 +270,11 @@ def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(
     overrides: dict[str, Any], field: str, key_for: Callable[[str], str]
 ) -> None:
     data = {k: v for k, v in touchpoint(**overrides).items() if v is not None}
-    response = client_with(key=key_for("push")).post("/api/v1/interactions/", data, format="json")
+    # As a client sends it: json.dumps escapes what UTF-8 cannot carry (a lone surrogate).
+    body = json.dumps(data)
+    response = client_with(key=key_for("push")).generic(
+        "POST", "/api/v1/interactions/", body, content_type="application/json"
+    )
     assert response.status_code == 400, response.content
     assert field in response.json(), response.json()
     assert Interaction.objects.count() == 0
@@ -284,6 +298,69 @@ def test_malformed_bodies_are_4xx_never_500(raw: bytes, key_for: Callable[[str],
     for url in ("/api/v1/interactions/", "/api/v1/interactions/bulk/"):
         response = client.generic("POST", url, raw, content_type="application/json")  # type: ignore[arg-type]
         assert 400 <= response.status_code < 500, (url, raw, response.content)
+
+
+def test_one_bad_item_never_costs_the_batch(key_for: Callable[[str], str]) -> None:
+    """Security audit #7: a year-0001 date or a NUL in `resolves` lost the whole bulk batch."""
+    items = [
+        touchpoint(external_id="ok-1"),
+        touchpoint(external_id="bad-1", occurred_at="0001-01-01T00:00:00Z"),
+        touchpoint(external_id="bad-2", resolves="x\x00y"),
+        touchpoint(external_id="bad-3", summary="\ud800"),
+        touchpoint(external_id="ok-2"),
+    ]
+    response = client_with(key=key_for("push")).generic(
+        "POST", "/api/v1/interactions/bulk/", json.dumps({"items": items}), content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["created", "error", "error", "error", "created"]
+    assert [sorted(r["errors"]) for r in results[1:4]] == [["occurred_at"], ["resolves"], ["summary"]]
+    assert set(Interaction.objects.values_list("external_id", flat=True)) == {"ok-1", "ok-2"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"valence": 1, "valence": -2}', "appears twice"),
+        (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+    ],
+)
+def test_ambiguous_or_absurd_json_is_refused(raw: bytes, reason: str, key_for: Callable[[str], str]) -> None:
+    """Security audit #16: the standard parser kept the last of two equal keys (another
+    system may read the first) and recursed without bound."""
+    response = client_with(key=key_for("push")).generic(
+        "POST", "/api/v1/interactions/", raw, content_type="application/json"
+    )
+    assert response.status_code == 400 and reason in response.json()["detail"]
+
+
+def _cursor(position: str) -> str:
+    return base64.b64encode(f"o=0&p={position}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"ordering=-memory_score&cursor={_cursor('abc')}",
+        f"cursor={_cursor('abc')}",
+        f"band=at_risk&cursor={_cursor('x%00')}",
+        "cursor=!!!not-base64",
+    ],
+)
+def test_altered_cursor_is_a_400_naming_it(query: str, key_for: Callable[[str], str]) -> None:
+    """Security audit #12: a tampered cursor on the customer list was an HTML 500."""
+    CustomerFactory.create()
+    for path in ("/api/v1/customers/", "/api/v1/interactions/", "/api/v1/journeys/"):
+        response = client_with(key=key_for("read")).get(f"{path}?{query}")
+        assert response.status_code == 400, (path, response.content)
+        assert "cursor" in response.json()
+
+
+def test_nul_in_the_authorization_header_is_a_401(key_for: Callable[[str], str]) -> None:
+    """Security audit #15."""
+    response = APIClient().get("/api/v1/customers/", HTTP_AUTHORIZATION="Api-Key abc\x00def")
+    assert response.status_code == 401 and "unknown" in response.json()["detail"]
 
 
 def test_oversized_body_is_a_413(key_for: Callable[[str], str], settings: Any) -> None:

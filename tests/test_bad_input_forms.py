@@ -124,3 +124,32 @@ def test_bad_uploads_are_explained_and_store_nothing(
     assert response.status_code == 400
     assert message.lower() in response.content.decode().lower()
     assert Interaction.objects.count() == 0 and Customer.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/log/customers/?customer=a%00b",
+        "/log/complaints/?customer=%00",
+        "/customers/{pk}/?channel=%00",
+        "/customers/{pk}/?stage=x%00",
+        "/dashboard/?segment=%00",
+        "/api/v1/customers/?q=%00",
+        "/api/v1/interactions/?source=a%00",
+    ],
+)
+def test_nul_in_a_query_is_a_400_never_a_500(staff_client: Client, path: str) -> None:
+    """Security audit #13: NUL characters reached PostgreSQL and came back as a 500."""
+    customer = CustomerFactory.create()
+    response = staff_client.get(path.format(pk=customer.pk))
+    assert response.status_code == 400
+    assert b"NUL" in response.content
+
+
+def test_nul_in_a_posted_form_is_a_400(staff_client: Client) -> None:
+    customer = CustomerFactory.create()
+    response = staff_client.post(
+        "/log/", {"customer": customer.ref, "channel": "call", "valence": "1", "summary": "a\x00b"}
+    )
+    assert response.status_code == 400
+    assert not Interaction.objects.exists()

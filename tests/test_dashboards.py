@@ -1,3 +1,5 @@
+import csv
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -143,6 +145,26 @@ def test_csv_export_matches_what_is_shown(client: Client, manager: Any) -> None:
     text = response.content.decode()
     assert '"Grumpy, Inc."' in text and '"Said ""never again"""' in text
     assert "rememberly-at-risk.csv" in client.get("/dashboard/?export=at_risk")["Content-Disposition"]
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "@SUM(1+1)*cmd|' /C calc'!A0", "+1+1", "-1+2", "\tTAB", "\rCR"]
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_csv_exports_neutralise_spreadsheet_formulas(client: Client, manager: Any, name: str) -> None:
+    """Security audit #1 (OWASP CSV injection): a customer named like a formula is exported
+    as text; numbers such as a negative trend stay numbers."""
+    customer = CustomerFactory.create(name=name, ref=name)
+    record(customer, at=timezone.now() - timedelta(days=1), channel="complaint", valence=-2, summary=name)
+    memory_refresh(customer_id=customer.pk)
+    client.force_login(manager)
+    for panel in ("at_risk", "recovery_queue", "next_best_touches"):
+        rows = list(csv.reader(io.StringIO(client.get(f"/dashboard/?export={panel}").content.decode())))
+        cells = [cell for row in rows[1:] for cell in row]
+        assert "'" + name in cells, (panel, rows)
+        assert name not in cells
+    recovery = list(csv.reader(io.StringIO(client.get("/dashboard/?export=recovery_queue").content.decode())))
+    assert recovery[1][5] == "-2"  # the valence: a number, written as one
 
 
 def test_period_aggregates_come_from_the_cache_the_second_time(django_assert_num_queries: Any) -> None:

@@ -76,7 +76,9 @@ def test_real_worker_updates_the_score_after_a_touchpoint_is_committed(celery_wo
     assert any("refresh_customer_memory" in line and "succeeded" in line for line in celery_worker_process)
 
 
-def test_health_is_green_when_a_worker_answers(celery_worker_process: list[str], client: Any) -> None:
-    response = client.get("/health/", HTTP_ACCEPT="application/json")
+def test_health_is_green_when_a_worker_answers(celery_worker_process: list[str], client: Any, settings: Any) -> None:
+    settings.HEALTH_TOKEN = "monitor-secret"
+    assert client.get("/health/").content == b"ok\n"  # the bare answer for anyone
+    response = client.get("/health/", HTTP_ACCEPT="application/json", HTTP_AUTHORIZATION="Bearer monitor-secret")
     assert response.status_code == 200, response.content
     assert all(value == "OK" for value in response.json().values())
