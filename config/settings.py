@@ -217,7 +217,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["integrations.auth.ScopedAccess"],
     "DEFAULT_THROTTLE_CLASSES": ["integrations.auth.PerClientThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"client": env.str("API_RATE_LIMIT", default="6000/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "client": env.str("API_RATE_LIMIT", default="6000/min"),
+        "failed_auth": env.str("API_FAILED_AUTH_RATE", default="30/min"),
+    },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["integrations.parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -37,6 +37,40 @@ class SystemUser:
         return self.username
 
 
+class FailedKeyThrottle(SimpleRateThrottle):
+    """Wrong keys per client address (API_FAILED_AUTH_RATE): guessing keys gets a 429.
+
+    Keys are long random secrets, so this is not what keeps them safe; it keeps a scanner
+    from costing a hashed-key lookup per request and shows up in the logs."""
+
+    scope = "failed_auth"
+    num_requests: int  # set from the rate by SimpleRateThrottle
+    duration: int
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def over_budget(self, request: Request) -> float | None:
+        """Seconds to wait when this address used up its failures, else None."""
+        try:
+            self.key = self.get_cache_key(request, None)
+            self.history = self.cache.get(self.key, [])
+            self.now = self.timer()
+            while self.history and self.history[-1] <= self.now - self.duration:
+                self.history.pop()
+            return self.wait() if len(self.history) >= self.num_requests else None
+        except Exception:  # the cache (Redis) is down: fail open, as the request throttle does
+            logger.warning("failed-key throttle not applied: the cache is unavailable", exc_info=True)
+            return None
+
+    def record_failure(self, request: Request) -> None:
+        try:
+            self.history.insert(0, self.now)
+            self.cache.set(self.key, self.history, self.duration)
+        except Exception:
+            logger.warning("failed-key throttle not recorded: the cache is unavailable", exc_info=True)
+
+
 class APIKeyAuthentication(BaseAuthentication):
     """`Authorization: Api-Key <key>` or `Authorization: Token <key>`."""
 
@@ -45,16 +79,23 @@ class APIKeyAuthentication(BaseAuthentication):
         keyword, _, given = header.partition(" ")
         if keyword.lower() not in KEYWORDS:
             return None
+        throttle = FailedKeyThrottle()
+        wait = throttle.over_budget(request)
+        if wait is not None:
+            raise exceptions.Throttled(wait, "Too many wrong API keys from this address.")
         given = given.strip()
-        if not given:
-            raise exceptions.AuthenticationFailed("The Authorization header names no key.")
-        if not given.isascii() or not given.isprintable():
-            # Keys are printable ASCII; anything else (a NUL, say) cannot match one.
-            raise exceptions.AuthenticationFailed(UNKNOWN_KEY)
-        try:
-            key = cast(APIKey, APIKey.objects.get_from_key(given))
-        except APIKey.DoesNotExist:
-            raise exceptions.AuthenticationFailed(UNKNOWN_KEY) from None
+        key = None
+        # Keys are printable ASCII; anything else (a NUL, say) cannot match one.
+        if given and given.isascii() and given.isprintable():
+            try:
+                key = cast(APIKey, APIKey.objects.get_from_key(given))
+            except APIKey.DoesNotExist:
+                key = None
+            if key is not None and key.has_expired:
+                key = None
+        if key is None:
+            throttle.record_failure(request)
+            raise exceptions.AuthenticationFailed(UNKNOWN_KEY if given else "The Authorization header names no key.")
         return SystemUser(key), key
 
     def authenticate_header(self, request: Request) -> str:

@@ -151,6 +151,32 @@ def test_issue_api_key_prints_a_working_key_once() -> None:
     assert client_with(key=key).post("/api/v1/interactions/", touchpoint(), format="json").status_code == 201
 
 
+def test_wrong_keys_are_throttled_per_client_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Security audit #14: 120 wrong keys in 0.2 s were all 401, never 429."""
+    from django.core.cache import cache
+
+    from integrations.auth import FailedKeyThrottle
+
+    cache.clear()
+    monkeypatch.setattr(FailedKeyThrottle, "THROTTLE_RATES", {"failed_auth": "5/min"})
+    client = APIClient()
+    codes = [
+        client.get("/api/v1/customers/", HTTP_AUTHORIZATION=f"Api-Key wrong.{n}").status_code for n in range(7)
+    ]
+    assert codes == [401] * 5 + [429] * 2
+    throttled = client.get("/api/v1/customers/", HTTP_AUTHORIZATION="Api-Key wrong.again")
+    assert throttled.status_code == 429 and int(throttled["Retry-After"]) > 0
+    other = APIClient(REMOTE_ADDR="10.9.8.7")
+    assert other.get("/api/v1/customers/", HTTP_AUTHORIZATION="Api-Key wrong.x").status_code == 401
+    cache.clear()
+
+
+def test_an_expired_key_is_refused() -> None:
+    _, key = APIKey.objects.create_key(name="old", scope="read", expiry_date=timezone.now() - timedelta(days=1))
+    response = client_with(key=key).get("/api/v1/customers/")
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
+
+
 def test_each_key_has_its_own_rate_limit(key_for: Callable[[str], str], monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.cache import cache
 
