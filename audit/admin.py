@@ -26,17 +26,29 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
 
+# Fields whose values never enter the append-only log: it is readable by every
+# administrator, and a secret written there cannot be taken back.
+SECRET_FIELDS = frozenset({"secret", "password", "hashed_key"})
+REDACTED = "[redacted]"
+
+
 class AuditedModelAdmin(admin.ModelAdmin):
     """Admin changes to settings-like models (stages, channel defaults, segments, keys,
-    webhooks) leave an audit entry with what changed."""
+    webhooks, users, roles) leave an audit entry with what changed; many-to-many fields
+    are left to save_related, secrets are redacted."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        concrete = {f.name for f in type(obj)._meta.concrete_fields}
+        changed = [name for name in form.changed_data if name in concrete]
         before = {}
         if change and obj.pk:
-            old = type(obj).objects.filter(pk=obj.pk).values(*form.changed_data).first() or {}
-            before = {name: old.get(name) for name in form.changed_data}
+            old = type(obj).objects.filter(pk=obj.pk).values(*changed).first() or {}
+            before = {name: old.get(name) for name in changed}
         super().save_model(request, obj, form, change)
-        changes = {name: (before.get(name), form.cleaned_data.get(name)) for name in form.changed_data}
+        changes = {
+            name: (REDACTED, REDACTED) if name in SECRET_FIELDS else (before.get(name), form.cleaned_data.get(name))
+            for name in changed
+        }
         audit_record(actor=request.user, action=Action.UPDATE if change else Action.CREATE, obj=obj, changes=changes)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:

@@ -1,8 +1,12 @@
-from django.contrib import admin
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
 from audit.admin import AuditedModelAdmin
-from integrations.models import APIKey, WebhookDelivery, WebhookSubscription
+from integrations.models import APIKey, WebhookDelivery, WebhookSubscription, new_webhook_secret
 
 
 @admin.register(APIKey)
@@ -11,11 +15,39 @@ class ScopedAPIKeyAdmin(AuditedModelAdmin, APIKeyModelAdmin):  # type: ignore[mi
     list_filter = (*APIKeyModelAdmin.list_filter, "scope")  # type: ignore[assignment]
 
 
+class WebhookSubscriptionForm(forms.ModelForm):
+    rotate_secret = forms.BooleanField(
+        required=False, help_text="Make a new signing secret; it is shown once, after saving."
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["name", "url", "events", "complaint_wait_hours", "active"]
+
+
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(AuditedModelAdmin):
+    """The signing secret is shown once, when it is made (on creation or rotation), and
+    never again: not in the form, not in the audit log (redacted)."""
+
+    form = WebhookSubscriptionForm
     list_display = ["name", "url", "events", "complaint_wait_hours", "active", "created_at"]
     list_filter = ["active"]
     search_fields = ["name", "url"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        fresh = not change or form.cleaned_data.get("rotate_secret")
+        if fresh:
+            obj.secret = new_webhook_secret()
+            if "secret" not in form.changed_data:
+                form.changed_data.append("secret")
+        super().save_model(request, obj, form, change)
+        if fresh:
+            messages.warning(
+                request,
+                f"Signing secret for {obj.name}: {obj.secret} . Copy it now into the receiving system: "
+                "it will not be shown again.",
+            )
 
 
 @admin.register(WebhookDelivery)

@@ -32,7 +32,7 @@ class Event(models.TextChoices):
     COMPLAINT_UNRECOVERED = "complaint.unrecovered", "Complaint still waiting for recovery"
 
 
-def _new_secret() -> str:
+def new_webhook_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
@@ -40,7 +40,9 @@ class WebhookSubscription(models.Model):
     name = models.CharField(max_length=100)
     # http(s) only: urllib would also follow ftp:// or file:// URLs.
     url = models.URLField(max_length=500, validators=[URLValidator(schemes=["http", "https"])])
-    secret = models.CharField(max_length=100, default=_new_secret, help_text="Shared secret for the HMAC signature.")
+    secret = models.CharField(
+        max_length=100, default=new_webhook_secret, help_text="Shared secret for the HMAC signature."
+    )
     events = models.JSONField(default=list, help_text="Event names this subscription receives.")
     complaint_wait_hours = models.PositiveIntegerField(
         default=48, help_text="complaint.unrecovered fires when a complaint waits longer than this."

@@ -59,7 +59,17 @@ def test_page_access_by_role(
     ("persona", "expected"),
     [("anonymous", 302), ("staff_member", 302), ("manager", 302), ("outsider", 302), ("administrator", 200)],
 )
-@pytest.mark.parametrize("path", ["/admin/", "/admin/audit/auditentry/", "/admin/integrations/apikey/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/",
+        "/admin/audit/auditentry/",
+        "/admin/integrations/apikey/",
+        "/admin/auth/user/",
+        "/admin/auth/group/",
+        "/admin/integrations/webhooksubscription/",
+    ],
+)
 def test_admin_and_audit_log_are_for_administrators_only(
     client: Client, path: str, persona: str, expected: int, request: Any
 ) -> None:

@@ -95,8 +95,8 @@ def test_health_reports_database_cache_redis_and_a_missing_worker(client: Client
 def test_health_tells_anonymous_callers_only_up_or_down(client: Client, settings: Any) -> None:
     """Security audit #16: no service names, versions or errors for anyone who asks."""
     settings.HEALTH_TOKEN = "monitor-secret"
-    for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"}):
-        response = client.get("/health/", HTTP_ACCEPT="application/json", **headers)
+    for authorization in ("", "Bearer wrong"):
+        response = client.get("/health/", HTTP_ACCEPT="application/json", HTTP_AUTHORIZATION=authorization)
         assert response.status_code == 503  # no worker runs during this test
         assert response.content == b"unavailable\n"
 

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 (
                     "secret",
                     models.CharField(
-                        default=integrations.models._new_secret,
+                        default=integrations.models.new_webhook_secret,
                         help_text="Shared secret for the HMAC signature.",
                         max_length=100,
                     ),
