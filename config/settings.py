@@ -254,6 +254,9 @@ SPECTACULAR_SETTINGS = {
 # bench/api.py compares the API with a bare JSON view on the same server; off in production.
 BENCHMARK_VIEWS = env.bool("BENCHMARK_VIEWS", default=False)
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
+# Webhooks go to public addresses only; an on-premises installation whose receivers are on
+# the internal network allows private and loopback addresses (never link-local/metadata).
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
 
 # --- Celery -------------------------------------------------------------------------------
 # Without a broker the demo runs every task in-process, right after the commit that queued
@@ -261,6 +264,9 @@ WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# Embedded mode: webhook deliveries run on a background thread, never inside the request
+# (the test suite turns this off to deliver inline and deterministically).
+EMBEDDED_BACKGROUND_THREADS = env.bool("EMBEDDED_BACKGROUND_THREADS", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -8,24 +8,44 @@ logged, never raised into the request that stored the data.
 
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from celery import Task
+from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connections, transaction
 
 logger = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 60
 
+# Without a broker (the embedded demo) tasks run in-process. Work that waits on other
+# systems (webhook receivers) must still never run inside the request that caused it:
+# it goes to these threads instead.
+_background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rememberly-task")
 
-def _send(task: Task, args: tuple[Any, ...], coalesce_key: str | None) -> None:
+
+def _run_in_thread(task: Task, args: tuple[Any, ...]) -> None:
+    try:
+        task.apply(args=args)
+    except Exception:
+        logger.exception("background task %s%r failed", task.name, args)
+    finally:
+        connections.close_all()
+
+
+def _send(task: Task, args: tuple[Any, ...], coalesce_key: str | None, outside_request: bool) -> None:
     try:
         # One queued task per key at a time: a burst of touchpoints for one customer
         # queues one refresh. The task deletes the key before reading, so anything
         # committed after that queues a fresh task.
-        coalesce = coalesce_key is not None and not task.app.conf.task_always_eager
+        eager = task.app.conf.task_always_eager
+        coalesce = coalesce_key is not None and not eager
         if coalesce and not cache.add(coalesce_key, 1, timeout=COALESCE_SECONDS):
+            return
+        if eager and outside_request and settings.EMBEDDED_BACKGROUND_THREADS:
+            _background.submit(_run_in_thread, task, args)
             return
         task.apply_async(args=args)
     except Exception:
@@ -38,6 +58,9 @@ def _send(task: Task, args: tuple[Any, ...], coalesce_key: str | None) -> None:
                 cache.delete(coalesce_key)
 
 
-def enqueue_after_commit(task: Task, *args: Any, coalesce_key: str | None = None) -> None:
-    """Queue `task(*args)` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: _send(task, args, coalesce_key))
+def enqueue_after_commit(
+    task: Task, *args: Any, coalesce_key: str | None = None, outside_request: bool = False
+) -> None:
+    """Queue `task(*args)` once the current transaction commits (at once outside one).
+    `outside_request`: without a broker, run it on a background thread, not inline."""
+    transaction.on_commit(lambda: _send(task, args, coalesce_key, outside_request))

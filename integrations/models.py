@@ -1,9 +1,12 @@
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
+
+from integrations.egress import ForbiddenDestination, resolve_destination
 
 
 class Scope(models.TextChoices):
@@ -55,6 +58,14 @@ class WebhookSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} -> {self.url}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.url:
+            try:
+                resolve_destination(self.url)
+            except ForbiddenDestination as exc:
+                raise ValidationError({"url": str(exc)}) from None
 
     def wants(self, event: str) -> bool:
         return self.active and event in self.events

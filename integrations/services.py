@@ -1,5 +1,6 @@
 """Outgoing webhooks: record what to send (the delivery log), then send it, signed."""
 
+import http.client
 import json
 import logging
 import urllib.error
@@ -15,6 +16,7 @@ from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from integrations.egress import ForbiddenDestination, opener_for, resolve_destination
 from integrations.models import DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
 from integrations.signing import HEADER, sign
 
@@ -33,7 +35,7 @@ def _enqueue(delivery_ids: Iterable[int]) -> None:
     from integrations.tasks import deliver_webhook
 
     for delivery_id in delivery_ids:
-        enqueue_after_commit(deliver_webhook, delivery_id)
+        enqueue_after_commit(deliver_webhook, delivery_id, outside_request=True)
 
 
 def subscriptions_for(event: Event) -> list[WebhookSubscription]:
@@ -77,8 +79,10 @@ def webhook_deliver(*, delivery_id: int) -> bool:
     """Try to send one delivery. True when done (sent, given up, or nothing to do)."""
     with transaction.atomic():
         # SKIP LOCKED: if another worker is sending this delivery right now, leave it.
+        # OF self: locking the joined subscription row too made every other delivery to
+        # the same receiver skip itself while one was in flight.
         delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("subscription")
             .filter(pk=delivery_id)
             .first()
@@ -103,13 +107,20 @@ def webhook_deliver(*, delivery_id: int) -> bool:
         delivery.attempts += 1
         delivery.last_attempt_at = timezone.now()
         try:
-            with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
+            # Checked again now: the host may resolve elsewhere than when it was saved.
+            _, address, _ = resolve_destination(delivery.subscription.url)
+            opener = opener_for(address)
+            with opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
                 delivery.last_status_code = response.status
                 delivery.last_error = ""
                 ok = 200 <= response.status < 300
+        except ForbiddenDestination as exc:
+            delivery.last_status_code, delivery.last_error, ok = None, str(exc)[:500], False
+            delivery.attempts = MAX_ATTEMPTS  # a refused destination is not retried
         except urllib.error.HTTPError as exc:
-            delivery.last_status_code, delivery.last_error, ok = exc.code, f"HTTP {exc.code}", False
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            redirect = " (redirects are not followed)" if 300 <= exc.code < 400 else ""
+            delivery.last_status_code, delivery.last_error, ok = exc.code, f"HTTP {exc.code}{redirect}", False
+        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
             delivery.last_status_code, delivery.last_error, ok = None, str(exc)[:500], False
         if ok:
             delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, timezone.now()

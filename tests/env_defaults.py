@@ -10,3 +10,4 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rememb
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("EMBEDDED_BACKGROUND_THREADS", "0")

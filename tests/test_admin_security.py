@@ -99,7 +99,7 @@ def test_webhook_secret_is_shown_once_and_never_logged(client: Client, administr
         "/admin/integrations/webhooksubscription/add/",
         {
             "name": "CRM",
-            "url": "https://crm.example.com/hook",
+            "url": "https://93.184.216.34/hook",
             "events": '["customer.band_changed"]',
             "complaint_wait_hours": "48",
             "active": "on",
@@ -115,7 +115,7 @@ def test_webhook_secret_is_shown_once_and_never_logged(client: Client, administr
         f"/admin/integrations/webhooksubscription/{subscription.pk}/change/",
         {
             "name": "CRM",
-            "url": "https://crm.example.com/hook",
+            "url": "https://93.184.216.34/hook",
             "events": '["customer.band_changed"]',
             "complaint_wait_hours": "48",
             "active": "on",

@@ -9,9 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from rest_framework.test import APIClient
 
-from integrations.models import DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
+from integrations.models import APIKey, DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
 from integrations.services import MAX_ATTEMPTS, unrecovered_complaint_alerts, webhook_deliver, webhooks_emit
 from integrations.signing import HEADER, sign, verify
 from integrations.tasks import deliver_webhook, retry_delay
@@ -27,13 +29,18 @@ class Receiver:
     def __init__(self) -> None:
         self.script: list[int] = []
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.delay = 0.0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((dict(self.headers), body))
-                self.send_response(receiver.script.pop(0) if receiver.script else 200)
+                time.sleep(receiver.delay)
+                code = receiver.script.pop(0) if receiver.script else 200
+                self.send_response(code)
+                if 300 <= code < 400:
+                    self.send_header("Location", "ftp://10.0.0.1/elsewhere")
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -42,6 +49,13 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(autouse=True)
+def on_premises(settings: Any) -> None:
+    """These tests' receiver listens on 127.0.0.1: the on-premises allowance. The tests of
+    the refusal turn it off again."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
 
 
 @pytest.fixture
@@ -185,3 +199,86 @@ def test_stranded_pending_deliveries_are_found_for_resending(receiver: Receiver)
     assert stranded_delivery_ids() == [old.pk]
     webhook_deliver(delivery_id=old.pk)
     assert stranded_delivery_ids() == []
+
+
+# --- where webhooks may go (security audit #9 and #10) ------------------------------------
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://[::1]/hook",
+        "http://0.0.0.0/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/hook",
+        "http://192.168.1.5/hook",
+        "http://[fd00::1]/hook",
+        "http://2130706433/hook",  # 127.0.0.1 written as a number
+    ],
+)
+def test_private_loopback_and_link_local_targets_are_refused(url: str, settings: Any) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    subscription = WebhookSubscription(name="probe", url=url, events=[Event.INTERACTION_RECORDED.value])
+    with pytest.raises(ValidationError) as refused:
+        subscription.full_clean()
+    assert "public addresses only" in str(refused.value.message_dict["url"])
+
+
+def test_on_premises_allowance_still_refuses_the_metadata_address(settings: Any) -> None:
+    events = [Event.INTERACTION_RECORDED.value]
+    subscription = WebhookSubscription(name="meta", url="http://169.254.169.254/", events=events)
+    with pytest.raises(ValidationError):
+        subscription.full_clean()
+    WebhookSubscription(name="lan", url="http://10.0.0.1/hook", events=events).full_clean()  # allowed on-premises
+
+
+def test_a_target_that_turned_private_is_refused_at_delivery(receiver: Receiver, settings: Any) -> None:
+    """Checked again at delivery: a subscription saved while allowed (or a host that now
+    resolves elsewhere) is not sent to, and not retried."""
+    _subscribe(receiver, Event.INTERACTION_RECORDED)
+    record(CustomerFactory.create(), channel="call")
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    delivery = WebhookDelivery.objects.get()
+    assert webhook_deliver(delivery_id=delivery.pk) is True
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and "public addresses only" in delivery.last_error
+    assert receiver.requests == []
+
+
+def test_redirects_are_not_followed(receiver: Receiver) -> None:
+    _subscribe(receiver, Event.INTERACTION_RECORDED)
+    receiver.script = [307]
+    record(CustomerFactory.create(), channel="call")
+    delivery = WebhookDelivery.objects.get()
+    assert webhook_deliver(delivery_id=delivery.pk) is False
+    delivery.refresh_from_db()
+    assert delivery.last_status_code == 307 and "not followed" in delivery.last_error
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_a_slow_receiver_never_holds_up_the_request(receiver: Receiver, settings: Any) -> None:
+    """Security audit #10: in-process tasks delivered inside the request, so a receiver
+    that never answers made a bulk push wait items x subscribers x the timeout."""
+    settings.EMBEDDED_BACKGROUND_THREADS = True
+    receiver.delay = 3.0
+    _subscribe(receiver, Event.INTERACTION_RECORDED)
+    client = APIClient()
+    _, key = APIKey.objects.create_key(name="helpdesk", scope="push")
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    items = [
+        {"customer_ref": "SLOW-1", "customer_name": "Slow", "channel": "call", "valence": 1,
+         "occurred_at": timezone.now().isoformat(), "source": "t", "external_id": f"slow-{n}"}
+        for n in range(3)
+    ]  # fmt: skip
+    started = time.monotonic()
+    response = client.post("/api/v1/interactions/bulk/", {"items": items}, format="json")
+    took = time.monotonic() - started
+    assert response.status_code == 200 and response.json()["created"] == 3
+    assert took < 2.0, took  # the deliveries (3 x 3 s) happen elsewhere
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and WebhookDelivery.objects.filter(status="delivered").count() < 3:
+        time.sleep(0.2)
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 3, list(
+        WebhookDelivery.objects.values_list("status", "attempts", "last_error")
+    )
