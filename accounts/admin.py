@@ -8,10 +8,11 @@ their own account, or add any permission to their own group.
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.http import HttpRequest
+from django.shortcuts import redirect
 
 from audit.admin import AuditedModelAdmin
 from audit.models import Action
@@ -62,6 +63,23 @@ class AuditedUserAdmin(RelationsAudited, UserAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return not self._guards_a_superuser(request, obj) and super().has_delete_permission(request, obj)
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
+        target = self.get_object(request, object_id)
+        if target is not None and target.interactions.exists():
+            messages.error(
+                request,
+                f"{target.get_username()} logged touchpoints: deleting them would erase who did what. "
+                "Untick 'Active' to close the account instead.",
+            )
+            return redirect("admin:auth_user_change", target.pk)
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        keep = [u.get_username() for u in queryset if u.interactions.exists()]
+        if keep:
+            messages.error(request, f"Not deleted (they logged touchpoints; deactivate them): {', '.join(keep)}.")
+        super().delete_queryset(request, queryset.exclude(interactions__isnull=False).distinct())
 
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
         response = super().user_change_password(request, id, form_url)

@@ -69,7 +69,9 @@ class Interaction(models.Model):
     """One touchpoint with a customer, as lived by their experiencing self."""
 
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="interactions")
-    journey = models.ForeignKey("journeys.Journey", on_delete=models.CASCADE, related_name="interactions")
+    # RESTRICT: a journey is never deleted from under its touchpoints, except together with
+    # its customer (whose deletion cascades to both, through customer_delete).
+    journey = models.ForeignKey("journeys.Journey", on_delete=models.RESTRICT, related_name="interactions")
     channel = models.CharField(max_length=32, choices=Channel.choices)
     direction = models.CharField(max_length=16, choices=Direction.choices, default=Direction.INBOUND)
     occurred_at = models.DateTimeField()

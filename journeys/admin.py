@@ -38,3 +38,9 @@ class JourneyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: object) -> bool:
         return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        # Deleting a journey would take its touchpoints with it, unaudited, and leave the
+        # dashboard counts and memories counting them. Touchpoints are deleted one by one
+        # (audited, memory recomputed) or with their customer.
+        return False

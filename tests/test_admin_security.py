@@ -5,12 +5,16 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
+from django.db.models import RestrictedError
 from django.test import Client
 
 from accounts.roles import ADMINISTRATORS, SUPPORT_STAFF
 from audit.models import AuditEntry
+from customers.services import customer_delete
 from integrations.models import WebhookSubscription
-from tests.factories import UserFactory
+from interactions.models import Interaction
+from journeys.models import Journey
+from tests.factories import CustomerFactory, UserFactory, record
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +131,32 @@ def test_webhook_secret_is_shown_once_and_never_logged(client: Client, administr
     logged = str(list(AuditEntry.objects.values_list("changes", flat=True)))
     assert old not in logged and subscription.secret not in logged
     assert "[redacted]" in logged
+
+
+def test_a_journey_cannot_be_deleted_from_under_its_touchpoints(client: Client, administrator: User) -> None:
+    """Security audit #8: deleting a journey in the admin cascade-deleted its touchpoints,
+    unaudited, and the dashboard kept counting them."""
+    customer = CustomerFactory.create()
+    first = record(customer, channel="complaint", valence=-2)
+    record(customer, valence=1)
+    client.force_login(administrator)
+    journey = first.journey
+    assert client.post(f"/admin/journeys/journey/{journey.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Interaction.objects.filter(journey=journey).count() == 2
+    with pytest.raises(RestrictedError):  # nor by any other path than through the customer
+        journey.delete()
+    customer_delete(customer=customer, actor=administrator, reason="test")
+    assert not Interaction.objects.exists() and not Journey.objects.exists()
+
+
+def test_a_person_who_logged_touchpoints_is_deactivated_not_deleted(client: Client, administrator: User) -> None:
+    sam = UserFactory.create(username="sam2", roles=[SUPPORT_STAFF])
+    record(CustomerFactory.create(), staff=sam)
+    client.force_login(administrator)
+    response = client.post(f"/admin/auth/user/{sam.pk}/delete/", {"post": "yes"}, follow=True)
+    assert User.objects.filter(pk=sam.pk).exists()
+    assert b"Untick" in response.content
+    idle = UserFactory.create(username="idle")
+    client.post(f"/admin/auth/user/{idle.pk}/delete/", {"post": "yes"})
+    assert not User.objects.filter(pk=idle.pk).exists()
+    assert AuditEntry.objects.filter(object_type="auth.User", object_id=str(idle.pk), action="delete").exists()
