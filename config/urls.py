@@ -30,3 +30,4 @@ if settings.BENCHMARK_VIEWS:
     urlpatterns += [path("bench/json/", config_views.bare_json), path("bench/insert/", config_views.bare_insert)]
 
 handler404 = "config.views.not_found"
+handler400 = "config.views.bad_request"

@@ -1,6 +1,7 @@
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import bad_request as default_bad_request
 from django.views.defaults import page_not_found
 
 
@@ -9,6 +10,16 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A request Django refuses before any view (a Host not in ALLOWED_HOSTS, a malformed
+    cookie or upload): JSON for API clients too."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"detail": "Bad request: the Host header or the request itself is not accepted."}, status=400
+        )
+    return default_bad_request(request, exception)
 
 
 def bare_json(request: HttpRequest) -> HttpResponse:

@@ -384,6 +384,14 @@ def test_altered_cursor_is_a_400_naming_it(query: str, key_for: Callable[[str], 
         assert "cursor" in response.json()
 
 
+def test_a_bad_host_is_a_json_400_on_the_api(settings: Any) -> None:
+    """Security audit #16: the API answered a Host outside ALLOWED_HOSTS with an HTML page."""
+    settings.ALLOWED_HOSTS = ["rememberly.example.com"]
+    response = APIClient().get("/api/v1/customers/", HTTP_HOST="evil.example.net")
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert "Host" in response.json()["detail"]
+
+
 def test_nul_in_the_authorization_header_is_a_401(key_for: Callable[[str], str]) -> None:
     """Security audit #15."""
     response = APIClient().get("/api/v1/customers/", HTTP_AUTHORIZATION="Api-Key abc\x00def")
