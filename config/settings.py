@@ -253,6 +253,9 @@ SPECTACULAR_SETTINGS = {
 }
 # bench/api.py compares the API with a bare JSON view on the same server; off in production.
 BENCHMARK_VIEWS = env.bool("BENCHMARK_VIEWS", default=False)
+# CSV imports: the largest file the upload page takes, and the most rows in one file.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=100_000)
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
 # Webhooks go to public addresses only; an on-premises installation whose receivers are on
 # the internal network allows private and loopback addresses (never link-local/metadata).

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", customer_views.home, name="home"),
     path("customers/<int:pk>/", customer_views.customer_detail, name="customer-detail"),
     path("imports/", interaction_views.import_upload, name="import-upload"),
+    path("imports/<int:pk>/", interaction_views.import_detail, name="import-detail"),
     path("log/", interaction_views.log_touchpoint, name="log-touchpoint"),
     path("customers/<int:customer_pk>/log/", interaction_views.log_touchpoint, name="log-touchpoint-for"),
     path("customers/<int:customer_pk>/memory-badge/", interaction_views.memory_badge, name="memory-badge"),

@@ -1,21 +1,35 @@
-"""Import touchpoints from CSV: streamed in batches through the same bulk path as the API.
+"""Import touchpoints from CSV, through the same bulk path as the API.
 
 Columns are the API's field names (docs/api.md). In a file every value is text, so
 `resolves` names the complaint by its external_id (same source) and `resolves_id` by its
-id. Memory stays flat however long the file: one batch of rows is held at a time.
+id.
+
+One outcome per file: the whole file is read and parsed first (`read_rows`): a file that
+is not UTF-8, not CSV, too large, or lacks a column is refused before anything is stored,
+naming the line. Then every row is recorded in batches: a bad value is that row's error
+(row number, field, reason) and the other rows are stored. Re-running a file stores
+nothing twice (source + external_id), so after any interruption the same file is simply
+imported again.
 """
 
+from __future__ import annotations
+
 import csv
-from collections.abc import Callable, Iterable, Iterator
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
-from typing import Any, TextIO
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
 
 from interactions.api import record_payloads
+from interactions.models import ImportJob, ImportStatus
 
 REQUIRED = {"channel", "valence", "occurred_at", "source", "external_id"}
 CUSTOMER_COLUMNS = {"customer", "customer_ref"}
 MAX_KEPT_ERRORS = 10_000
+JOB_KEPT_ERRORS = 200
 
 
 @dataclass
@@ -35,7 +49,13 @@ class ImportReport:
 
 
 class ImportFormatError(ValueError):
-    """The file as a whole cannot be read (a missing column, not a CSV)."""
+    """The file as a whole cannot be imported; nothing of it was stored."""
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # as a spreadsheet counts: the header is row 1
+    payload: dict[str, Any]
 
 
 def _payload(row: dict[str | Any, str | Any]) -> dict[str, Any]:
@@ -48,36 +68,66 @@ def _payload(row: dict[str | Any, str | Any]) -> dict[str, Any]:
             payload[name.strip()] = value
     if "resolves_id" in payload:
         raw = payload.pop("resolves_id")
-        payload["resolves"] = int(raw) if raw.isdigit() else raw
+        payload["resolves"] = int(raw) if raw.isascii() and raw.isdigit() else raw
     return payload
 
 
-def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    iterator = iter(rows)
-    while batch := list(islice(iterator, size)):
-        yield batch
+def decode(raw: bytes) -> str:
+    """The file's text, or ImportFormatError naming the line with the first bad byte."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ImportFormatError(
+            f"Line {line} is not UTF-8 text (byte 0x{raw[exc.start]:02x}). Save the file as 'CSV UTF-8' and "
+            "upload it again; nothing was imported."
+        ) from None
 
 
-def import_csv(
-    stream: TextIO,
+def read_rows(text: str) -> list[Row]:
+    """Every non-blank row of the file, parsed, before anything is stored."""
+    max_rows = settings.IMPORT_MAX_ROWS
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = {name.strip() for name in reader.fieldnames or [] if name}
+        missing = REQUIRED - header
+        if missing or not header & CUSTOMER_COLUMNS:
+            needed = sorted(missing) + ([] if header & CUSTOMER_COLUMNS else ["customer_ref (or customer)"])
+            raise ImportFormatError(f"The header lacks the column(s): {', '.join(needed)}. See docs/api.md.")
+        rows: list[Row] = []
+        for record in reader:
+            payload = _payload(record)
+            if not payload:
+                continue  # a blank line
+            if len(rows) == max_rows:
+                raise ImportFormatError(
+                    f"The file has more than {max_rows:,} rows. Split it into files of at most {max_rows:,} rows; "
+                    "nothing was imported."
+                )
+            rows.append(Row(reader.line_num, payload))
+    except csv.Error as exc:
+        raise ImportFormatError(f"Line {reader.line_num} is not valid CSV ({exc}); nothing was imported.") from None
+    return rows
+
+
+def _batches(rows: list[Row], size: int) -> Iterator[list[Row]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def import_rows(
+    rows: list[Row],
     *,
     batch_size: int = 1000,
-    on_batch: Callable[[int], None] | None = None,
+    on_batch: Callable[[ImportReport, int], None] | None = None,
     on_error: Callable[[RowError], None] | None = None,
 ) -> ImportReport:
-    """Import every row; a bad row is reported (row number, field, reason) and skipped.
-    Re-running the same file imports nothing twice (source + external_id)."""
-    reader = csv.DictReader(stream)
-    header = {name.strip() for name in reader.fieldnames or [] if name}
-    missing = REQUIRED - header
-    if missing or not header & CUSTOMER_COLUMNS:
-        needed = sorted(missing) + ([] if header & CUSTOMER_COLUMNS else ["customer_ref (or customer)"])
-        raise ImportFormatError(f"The header lacks the column(s): {', '.join(needed)}. See docs/api.md.")
+    """Record every row; a bad row is reported (row number, field, reason) and skipped.
+    Webhooks are not sent for imported history (it is not news)."""
     report = ImportReport()
-    first_row = 2  # row 1 is the header, as a spreadsheet counts
-    for batch in _batches(reader, batch_size):
-        results = record_payloads([_payload(row) for row in batch], notify_webhooks=False)
-        for offset, result in enumerate(results):
+    for batch in _batches(rows, batch_size):
+        results = record_payloads([row.payload for row in batch], notify_webhooks=False)
+        for row, result in zip(batch, results, strict=True):
             report.rows += 1
             if result.status == "created":
                 report.created += 1
@@ -86,12 +136,61 @@ def import_csv(
             else:
                 report.failed += 1
                 for name, messages in result.errors.items():
-                    error = RowError(first_row + offset, name, " ".join(str(m) for m in messages))
+                    error = RowError(row.number, name, " ".join(str(m) for m in messages))
                     if len(report.errors) < MAX_KEPT_ERRORS:
                         report.errors.append(error)
                     if on_error:
                         on_error(error)
-        first_row += len(batch)
         if on_batch:
-            on_batch(len(batch))
+            on_batch(report, len(batch))
     return report
+
+
+def check_size(size: int) -> None:
+    limit = settings.IMPORT_MAX_BYTES
+    if size > limit:
+        raise ImportFormatError(
+            f"The file is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB. Split it into smaller files "
+            "(or use `python manage.py import_interactions`); nothing was imported."
+        )
+
+
+def import_job_create(*, created_by: Any, filename: str, raw: bytes) -> ImportJob:
+    """Check the whole file now (ImportFormatError if it cannot be imported) and make the
+    job; the caller queues interactions.tasks.run_import_job for it, so that a large file
+    never holds a web worker."""
+    check_size(len(raw))
+    text = decode(raw)
+    rows = read_rows(text)
+    return ImportJob.objects.create(created_by=created_by, filename=filename[:255], content=text, rows_total=len(rows))
+
+
+def import_job_run(*, job_id: int) -> None:
+    """Run (or finish) an import job; safe to run again: stored rows are duplicates then."""
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or job.finished:
+        return
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING)
+
+    def progress(report: ImportReport, _: int) -> None:
+        ImportJob.objects.filter(pk=job.pk).update(
+            rows_done=report.rows, created=report.created, duplicates=report.duplicates, failed=report.failed
+        )
+
+    try:
+        report = import_rows(read_rows(job.content), on_batch=progress)
+    except Exception as exc:  # recorded on the job for the person waiting on the page
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.FAILED, problem=f"The import stopped: {exc}", finished_at=timezone.now()
+        )
+        raise
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.DONE,
+        rows_done=report.rows,
+        created=report.created,
+        duplicates=report.duplicates,
+        failed=report.failed,
+        errors=[[e.row, e.field, e.reason] for e in report.errors[:JOB_KEPT_ERRORS]],
+        content="",
+        finished_at=timezone.now(),
+    )

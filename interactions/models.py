@@ -134,3 +134,50 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} on {self.occurred_at:%Y-%m-%d} ({self.get_valence_display()})"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImportJob(models.Model):
+    """An uploaded file being imported in the background, with its progress and outcome.
+
+    The file was read in full before the job was made (interactions.imports.read_rows),
+    so a job never stops half-way over the file's format; `content` is that text, kept
+    until the job is done."""
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    filename = models.CharField(max_length=255)
+    status = models.CharField(max_length=8, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    content = models.TextField(blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The first row errors: [row, field, reason].")
+    problem = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="import_job_status_valid"),
+            models.CheckConstraint(condition=Q(rows_done__lte=F("rows_total")), name="import_job_progress_bounded"),
+        ]
+
+    def __str__(self) -> str:
+        return f"import of {self.filename} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.rows_total else int(100 * self.rows_done / self.rows_total)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)

@@ -1,6 +1,6 @@
-import io
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,8 +13,10 @@ from customers.models import Customer
 from customers.selectors import customer_search
 from customers.services import customer_create
 from interactions.forms import ImportForm, TouchpointForm, channel_defaults_json, complaint_choices
-from interactions.imports import ImportFormatError, import_csv
+from interactions.imports import ImportFormatError, check_size, import_job_create
+from interactions.models import ImportJob
 from interactions.services import interaction_record
+from interactions.tasks import schedule_import
 from memory.models import CustomerMemory
 
 SHOWN_ERRORS = 200
@@ -131,21 +133,38 @@ def memory_badge(request: HttpRequest, customer_pk: int) -> HttpResponse:
 
 @role_required(ADMINISTRATORS)
 def import_upload(request: HttpRequest) -> HttpResponse:
-    """Administrators upload history from another system; rows stream through the bulk path."""
-    report, problem = None, ""
+    """Administrators upload history from another system: the file is checked whole, then
+    imported in the background; the job's page shows progress and the outcome."""
+    problem = ""
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            report = import_csv(io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline=""))
+            check_size(upload.size)
+            job = import_job_create(created_by=request.user, filename=upload.name, raw=upload.read())
         except ImportFormatError as exc:
             problem = str(exc)
-        except UnicodeDecodeError:
-            problem = "This file is not UTF-8 text. Save it as 'CSV UTF-8' and upload it again."
+        else:
+            schedule_import(job)
+            return redirect("import-detail", job.pk)
     refused = request.method == "POST" and (problem or not form.is_valid())
     return render(
         request,
         "interactions/import.html",
-        {"form": form, "report": report, "problem": problem, "shown_errors": SHOWN_ERRORS},
+        {
+            "form": form,
+            "problem": problem,
+            "jobs": ImportJob.objects.defer("content")[:10],
+            "max_mb": settings.IMPORT_MAX_BYTES // (1024 * 1024),
+            "max_rows": f"{settings.IMPORT_MAX_ROWS:,}",
+        },
         status=400 if refused else 200,
     )
+
+
+@role_required(ADMINISTRATORS)
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One import's progress (polled by htmx while it runs) and its outcome."""
+    job = get_object_or_404(ImportJob.objects.defer("content"), pk=pk)
+    template = "interactions/_import_job.html" if request.headers.get("HX-Request") else "interactions/import_job.html"
+    return render(request, template, {"job": job, "shown_errors": SHOWN_ERRORS})

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from integrations.models import APIKey
+from interactions.models import ImportJob
 from memory.services import memory_refresh
 from tests.factories import CustomerFactory, record
 
@@ -25,6 +26,7 @@ PAGES = [
     ("/dashboard/", MANAGERS_ONLY),
     ("/dashboard/?export=at_risk", MANAGERS_ONLY),
     ("/imports/", ADMINS_ONLY),
+    ("/imports/{job}/", ADMINS_ONLY),
 ]
 
 
@@ -48,7 +50,8 @@ def test_page_access_by_role(
         headers = {"Authorization": f"Api-Key {key}"}
     elif persona != "anonymous":
         client.force_login(request.getfixturevalue(persona))
-    response = client.get(path.format(pk=customer_pk), headers=headers)
+    job = ImportJob.objects.create(filename="history.csv", rows_total=0)
+    response = client.get(path.format(pk=customer_pk, job=job.pk), headers=headers)
     if persona in ("anonymous", "api_key"):
         assert response.status_code == 302 and response["Location"].startswith("/login/")
     else:

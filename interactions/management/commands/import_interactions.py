@@ -9,13 +9,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from config.spreadsheet import SafeWriter
-from interactions.imports import ImportFormatError, RowError, import_csv
+from interactions.imports import ImportFormatError, RowError, decode, import_rows, read_rows
 
 SHOWN_ERRORS = 20
 
 
 class Command(BaseCommand):
-    help = "Import touchpoints from a CSV file (the API's field names as columns). Safe to re-run."
+    help = (
+        "Import touchpoints from a CSV file (the API's field names as columns). The whole file is checked "
+        "first (nothing is stored from a file that cannot be read); safe to re-run."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
@@ -29,8 +32,11 @@ class Command(BaseCommand):
             raise CommandError(f"No file at {path}.")
         if not 1 <= options["batch_size"] <= 1000:
             raise CommandError("--batch-size must be between 1 and 1000.")
-        with path.open("rb") as counting:
-            total = max(0, sum(1 for _ in counting) - 1)
+        try:
+            # The whole file is read and checked before anything is stored: one outcome per file.
+            rows = read_rows(decode(path.read_bytes()))
+        except ImportFormatError as exc:
+            raise CommandError(f"{path}: {exc}") from None
         error_file = options["errors"].open("w", newline="") if options["errors"] else None
         error_writer = SafeWriter(error_file) if error_file else None
         if error_writer:
@@ -48,15 +54,13 @@ class Command(BaseCommand):
         started = time.monotonic()
         show = not options["no_progress"] and options["verbosity"] > 0
         try:
-            with (
-                path.open(newline="", encoding="utf-8-sig") as stream,
-                tqdm(total=total, unit="row", desc="import", disable=not show, file=sys.stderr) as bar,
-            ):
-                report = import_csv(stream, batch_size=options["batch_size"], on_batch=bar.update, on_error=on_error)
-        except ImportFormatError as exc:
-            raise CommandError(str(exc)) from exc
-        except UnicodeDecodeError as exc:
-            raise CommandError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8 CSV and retry.") from exc
+            with tqdm(total=len(rows), unit="row", desc="import", disable=not show, file=sys.stderr) as bar:
+                report = import_rows(
+                    rows,
+                    batch_size=options["batch_size"],
+                    on_batch=lambda _, n: bar.update(n),
+                    on_error=on_error,
+                )
         finally:
             if error_file:
                 error_file.close()
