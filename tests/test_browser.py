@@ -53,3 +53,28 @@ def test_wrong_password_shows_an_error(page: Page, live_server: object, staff_me
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("alert")).to_contain_text("didn't match")
+
+
+def test_no_page_breaks_its_content_security_policy(page: Page, live_server: object, administrator: User) -> None:
+    """Security audit #16: the strict CSP holds in a real browser: no page (with htmx,
+    the charts, the logging form, the API docs) trips it."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(f"{page.url}: {message.text}") if "Content Security" in message.text else None
+        ),
+    )
+    customer = CustomerFactory.create(name="Policy Co")
+    record(customer, channel="complaint", valence=-2)
+    memory_refresh(customer_id=customer.pk)
+    log_in(page, str(live_server), administrator)
+    pages = ["/", "/log/", f"/customers/{customer.pk}/", "/dashboard/", "/imports/", "/api/v1/docs/"]
+    pages += ["/admin/", f"/admin/auth/user/{administrator.pk}/change/", "/admin/interactions/interaction/"]
+    for path in pages:
+        page.goto(f"{live_server}{path}")
+        page.wait_for_load_state("networkidle")
+    page.goto(f"{live_server}/log/")
+    page.get_by_label("Customer", exact=True).fill("Pol")  # htmx autocomplete under the policy
+    expect(page.locator("option", has_text="Policy Co")).to_be_attached()  # a datalist entry, added by htmx
+    assert violations == []
