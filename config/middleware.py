@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django_htmx.middleware import HtmxDetails
 
 NUL_MESSAGE = "The request contains a NUL (\\u0000) character, which no field accepts."
 
@@ -23,3 +24,10 @@ class RefuseNulCharacters:
                 return JsonResponse({"detail": NUL_MESSAGE}, status=400)
             return HttpResponseBadRequest(NUL_MESSAGE)
         return self.get_response(request)
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as django-htmx's HtmxMiddleware leaves it: `request.htmx` says whether
+    htmx sent it (and its target, trigger ...)."""
+
+    htmx: HtmxDetails

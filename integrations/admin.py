@@ -16,6 +16,7 @@ class ScopedAPIKeyAdmin(AuditedModelAdmin, APIKeyModelAdmin):  # type: ignore[mi
 
 
 class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", help_text="Where to POST events (http or https).")
     rotate_secret = forms.BooleanField(
         required=False, help_text="Make a new signing secret; it is shown once, after saving."
     )

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.access import EVERY_ROLE, role_required
 from accounts.roles import ADMINISTRATORS
+from config.middleware import HtmxHttpRequest
 from customers.models import Customer
 from customers.selectors import customer_search
 from customers.services import customer_create
@@ -28,7 +29,7 @@ def _find_customer(text: str) -> Customer | None:
 
 
 @role_required(*EVERY_ROLE)
-def log_touchpoint(request: HttpRequest, customer_pk: int | None = None) -> HttpResponse:
+def log_touchpoint(request: HtmxHttpRequest, customer_pk: int | None = None) -> HttpResponse:
     """The staff's logging form; with htmx it answers with a fragment, without it redirects."""
     preset = get_object_or_404(Customer, pk=customer_pk) if customer_pk else None
     if request.method != "POST":
@@ -69,7 +70,7 @@ def log_touchpoint(request: HttpRequest, customer_pk: int | None = None) -> Http
             form.add_error(field if field in form.fields else None, messages)
         return _render_form(request, form, preset, status=400)
     version = Customer.objects.values_list("history_version", flat=True).get(pk=customer.pk)
-    if not request.headers.get("HX-Request"):
+    if not request.htmx:
         return redirect("customer-detail", pk=customer.pk)
     fresh = TouchpointForm(initial={"customer": preset.ref if preset else ""}, complaints=complaint_choices(preset))
     return render(
@@ -88,9 +89,9 @@ def log_touchpoint(request: HttpRequest, customer_pk: int | None = None) -> Http
 
 
 def _render_form(
-    request: HttpRequest, form: TouchpointForm, preset: Customer | None, status: int = 200
+    request: HtmxHttpRequest, form: TouchpointForm, preset: Customer | None, status: int = 200
 ) -> HttpResponse:
-    template = "interactions/_area.html" if request.headers.get("HX-Request") else "interactions/log.html"
+    template = "interactions/_area.html" if request.htmx else "interactions/log.html"
     return render(
         request,
         template,
@@ -163,8 +164,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(ADMINISTRATORS)
-def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """One import's progress (polled by htmx while it runs) and its outcome."""
     job = get_object_or_404(ImportJob.objects.defer("content"), pk=pk)
-    template = "interactions/_import_job.html" if request.headers.get("HX-Request") else "interactions/import_job.html"
+    template = "interactions/_import_job.html" if request.htmx else "interactions/import_job.html"
     return render(request, template, {"job": job, "shown_errors": SHOWN_ERRORS})

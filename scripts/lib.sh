@@ -73,19 +73,3 @@ ensure_chromium() {
         exit 1
     fi
 }
-
-ensure_assets() {
-    # Front-end assets come from the npm registry, pinned by package-lock.json.
-    if ! command -v npm >/dev/null 2>&1; then
-        echo "error: npm not found. Install Node.js 20 (with npm) and retry." >&2
-        exit 1
-    fi
-    local stamp="node_modules/.installed-lock"
-    local wanted
-    wanted=$(sha256sum package-lock.json | cut -c1-16)
-    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
-        say "installing front-end assets (npm ci)"
-        npm ci --no-audit --no-fund --loglevel=error
-        echo "$wanted" >"$stamp"
-    fi
-}
