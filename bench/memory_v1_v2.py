@@ -13,6 +13,7 @@ import argparse
 import random
 import subprocess
 import sys
+import time
 import types
 from collections.abc import Callable
 from dataclasses import replace
@@ -197,6 +198,21 @@ def main() -> None:
             broken, tried, worst = rows[label][name]
             cells.append(f"{broken:,} of {tried:,} ({broken / tried:.1%}; worst {worst:.1f} points)")
         print(f"| {name} | {cells[0]} | {cells[1]} |")
+
+    # The engine alone, same histories, one process: full recomputes per second.
+    print("\n| engine alone, full recompute of 2,000 histories | v1 | v2 |\n|---|---|---|")
+    timings = []
+    for model in (v1, v2):
+        rng = random.Random(5)
+        histories = [history(rng, model) for _ in range(2000)]
+        params = model.MemoryParameters()
+        started = time.perf_counter()
+        for touches in histories:
+            model.recompute(touches, params).state.read(touches[-1].at, params)
+        elapsed = time.perf_counter() - started
+        timings.append((sum(len(h) for h in histories) / elapsed, elapsed))
+    ratio = timings[1][0] / timings[0][0]
+    print(f"| touches per second | {timings[0][0]:,.0f} | {timings[1][0]:,.0f} (v2/v1 = {ratio:.2f}) |")
 
 
 if __name__ == "__main__":
