@@ -11,6 +11,7 @@ from interactions import views as interaction_views
 
 urlpatterns = [
     path("", customer_views.home, name="home"),
+    path("customers/", customer_views.customer_list, name="customer-list"),
     path("customers/<int:pk>/", customer_views.customer_detail, name="customer-detail"),
     path("imports/", interaction_views.import_upload, name="import-upload"),
     path("imports/<int:pk>/", interaction_views.import_detail, name="import-detail"),

@@ -1,10 +1,12 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.contrib.auth.models import User
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from customers.models import Customer
+from customers.models import Customer, Segment
 from interactions.models import Channel, Interaction
 from journeys.models import Journey
 from memory.models import Band, CustomerMemory
@@ -107,3 +109,37 @@ def lane_interactions(customer: Customer, *, days: int = 365, limit: int = 400) 
     since = timezone.now() - timedelta(days=days)
     rows = Interaction.objects.filter(customer=customer, occurred_at__gte=since).order_by("-occurred_at", "-id")
     return list(reversed(rows[:limit]))
+
+
+DIRECTORY_ORDER = {
+    "name": ("name", "id"),
+    "score": ("memory_score", "id"),
+    "-score": ("-memory_score", "id"),
+    "last_touch": ("-memory__last_interaction_at", "id"),
+    "trend": ("memory__trend_30d", "id"),
+}
+
+
+def customer_directory(
+    *, text: str = "", band: str = "", segment: Segment | None = None, owner: User | None = None, sort: str = "name"
+) -> QuerySet[Customer]:
+    """Every customer, searched by name, reference, e-mail or company (any part of them),
+    narrowed by band, segment and owner, in the order asked for. Customers not scored yet
+    sort as neutral (50)."""
+    customers = (
+        Customer.objects.select_related("memory", "segment", "owner")
+        .defer("memory__state", "memory__breakdown")
+        .annotate(memory_score=Coalesce("memory__score", Value(50.0)))
+    )
+    text = text.strip()
+    if text:
+        customers = customers.filter(
+            Q(name__icontains=text) | Q(ref__icontains=text) | Q(email__icontains=text) | Q(company__icontains=text)
+        )
+    if band:
+        customers = customers.filter(memory__band=band)
+    if segment is not None:
+        customers = customers.filter(segment=segment)
+    if owner is not None:
+        customers = customers.filter(owner=owner)
+    return customers.order_by(*DIRECTORY_ORDER.get(sort, DIRECTORY_ORDER["name"]))

@@ -1,13 +1,16 @@
 from datetime import timedelta
 
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from accounts.access import EVERY_ROLE, role_required
 from customers.charts import memory_lane
+from customers.forms import DirectoryFilters
 from customers.models import Customer
 from customers.selectors import (
+    customer_directory,
     customer_journeys,
     customer_timeline,
     customers_by_memory,
@@ -30,6 +33,32 @@ def home(request: HttpRequest) -> HttpResponse:
         request,
         "customers/home.html",
         {"overview": overview(), "at_risk": customers_by_memory(band=Band.AT_RISK, limit=20), "bands": Band},
+    )
+
+
+DIRECTORY_PAGE = 50
+
+
+@role_required(*EVERY_ROLE)
+def customer_list(request: HttpRequest) -> HttpResponse:
+    """The customer directory: search, filter, sort, page through every customer."""
+    form = DirectoryFilters(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    customers = customer_directory(
+        text=data.get("q", ""),
+        band=data.get("band", ""),
+        segment=data.get("segment"),
+        owner=data.get("owner"),
+        sort=data.get("sort") or "name",
+    )
+    page = Paginator(customers, DIRECTORY_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "customers/list.html",
+        {"form": form, "page": page, "query": query.urlencode(), "invalid": form.is_bound and not form.is_valid()},
+        status=400 if form.is_bound and not form.is_valid() else 200,
     )
 
 

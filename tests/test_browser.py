@@ -69,11 +69,23 @@ def test_no_page_breaks_its_content_security_policy(page: Page, live_server: obj
     record(customer, channel="complaint", valence=-2)
     memory_refresh(customer_id=customer.pk)
     log_in(page, str(live_server), administrator)
-    pages = ["/", "/log/", f"/customers/{customer.pk}/", "/dashboard/", "/imports/", "/api/v1/docs/"]
+    pages = [
+        "/",
+        "/customers/?q=pol",
+        "/log/",
+        f"/customers/{customer.pk}/",
+        "/dashboard/",
+        "/imports/",
+        "/api/v1/docs/",
+    ]
     pages += ["/admin/", f"/admin/auth/user/{administrator.pk}/change/", "/admin/interactions/interaction/"]
     for path in pages:
         page.goto(f"{live_server}{path}")
         page.wait_for_load_state("networkidle")
+        if path.startswith("/customers/?"):
+            expect(page.get_by_role("link", name="Policy Co")).to_be_visible()
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=ARTIFACTS / "customer-directory.png", full_page=True)
     page.goto(f"{live_server}/log/")
     page.get_by_label("Customer", exact=True).fill("Pol")  # htmx autocomplete under the policy
     expect(page.locator("option", has_text="Policy Co")).to_be_attached()  # a datalist entry, added by htmx

@@ -18,6 +18,8 @@ ADMINS_ONLY = {"staff_member": 403, "manager": 403, "administrator": 200, "outsi
 PAGES = [
     ("/", EVERY_ROLE),
     ("/log/", EVERY_ROLE),
+    ("/customers/", EVERY_ROLE),
+    ("/customers/?q=ac&band=at_risk&sort=-score", EVERY_ROLE),
     ("/customers/{pk}/", EVERY_ROLE),
     ("/customers/{pk}/log/", EVERY_ROLE),
     ("/customers/{pk}/memory-badge/?version=1", EVERY_ROLE),
