@@ -74,15 +74,14 @@ def open_complaints(customer: Customer) -> QuerySet[Interaction]:
     )
 
 
-def customer_timeline(
-    customer: Customer, *, channel: str = "", stage: str = "", limit: int = 100
-) -> QuerySet[Interaction]:
+def customer_timeline(customer: Customer, *, channel: str = "", stage: str = "") -> QuerySet[Interaction]:
+    """Newest first, for paging (the timeline index serves any page of it)."""
     queryset = Interaction.objects.filter(customer=customer)
     if channel:
         queryset = queryset.filter(channel=channel)
     if stage:
         queryset = queryset.filter(stage__key=stage)
-    return queryset.select_related("stage", "staff", "resolves").order_by("-occurred_at", "-id")[:limit]
+    return queryset.select_related("stage", "staff", "resolves").order_by("-occurred_at", "-id")
 
 
 def customer_journeys(customer: Customer, *, limit: int = 20) -> QuerySet[Journey]:

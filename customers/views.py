@@ -37,6 +37,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 DIRECTORY_PAGE = 50
+TIMELINE_PAGE = 50
 
 
 @role_required(*EVERY_ROLE)
@@ -77,6 +78,11 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     params = memory_parameters()
     complaints = list(open_complaints(customer))
+    timeline = Paginator(customer_timeline(customer, channel=channel, stage=stage), TIMELINE_PAGE).get_page(
+        request.GET.get("page")
+    )
+    timeline_query = request.GET.copy()
+    timeline_query.pop("page", None)
     return render(
         request,
         "customers/detail.html",
@@ -86,7 +92,8 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "explanation": explain(memory),
             "journeys": [(j, [(s, s.key in visited[j.pk]) for s in stages]) for j in journeys],
             "open_complaints": complaints,
-            "timeline": customer_timeline(customer, channel=channel, stage=stage),
+            "timeline": timeline,
+            "timeline_query": timeline_query.urlencode(),
             "lane": memory_lane(
                 lane_interactions(customer),
                 snapshots,

@@ -125,6 +125,23 @@ def test_customer_page_query_count_does_not_grow_with_history(
     memory_refresh(customer_id=customer.pk)
     client.force_login(staff_member)
     # Constant in the history: the explanation reads its snapshot day, the drivers (cached),
-    # their recoveries and the latest touchpoint in one query each.
-    with django_assert_max_num_queries(19):  # type: ignore[operator]
+    # their recoveries and the latest touchpoint in one query each; the timeline pages
+    # (a count and one page).
+    with django_assert_max_num_queries(20):  # type: ignore[operator]
         assert client.get(f"/customers/{customer.pk}/").status_code == 200
+
+
+def test_timeline_pages_through_a_long_history(client: Client, staff_member: User) -> None:
+    """Issue 'everyday use': every touchpoint reachable, 50 a page, filters kept."""
+    customer = CustomerFactory.create()
+    for day in range(120):
+        record(customer, days=day, channel="email" if day % 2 else "call", summary=f"touch {day:03d}")
+    memory_refresh(customer_id=customer.pk)
+    client.force_login(staff_member)
+    first = client.get(f"/customers/{customer.pk}/").content.decode()
+    assert "touch 119" in first and "touch 069" not in first.split('id="timeline"')[1]
+    assert "Page 1 of 3 (120 touchpoints)" in first
+    last = client.get(f"/customers/{customer.pk}/?page=3").content.decode().split('id="timeline"')[1]
+    assert "touch 000" in last and "touch 119" not in last
+    emails = client.get(f"/customers/{customer.pk}/?channel=email&page=2").content.decode()
+    assert "Page 2 of 2 (60 touchpoints)" in emails and "channel=email&amp;page=1#timeline" in emails
