@@ -183,3 +183,13 @@ def test_warmed_dashboard_reads_no_daily_counts(client: Any, manager: Any) -> No
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/dashboard/?period=365").status_code == 200
     assert not [q for q in queries.captured_queries if "dashboards_dailystat" in q["sql"]]
+
+
+def test_sections_can_be_reached_and_shared_with_the_filters_kept(client: Client, manager: Any) -> None:
+    """The dashboard's section navigation: a link per panel that keeps the filters."""
+    client.force_login(manager)
+    body = client.get("/dashboard/?period=30&channel=complaint").content.decode()
+    nav = body.split('aria-label="Dashboard sections"')[1].split("</nav>")[0]
+    for section in ("bands", "trend", "recovery-queue", "at-risk", "next-best-touches", "heatmap", "memory-makers"):
+        assert f'href="?period=30&amp;channel=complaint#{section}"' in nav
+        assert f'<section class="card" id="{section}"' in body
