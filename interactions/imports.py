@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from interactions.api import record_payloads
@@ -179,6 +180,10 @@ def import_job_run(*, job_id: int) -> None:
 
     try:
         report = import_rows(read_rows(job.content), on_batch=progress)
+    except (OperationalError, InterfaceError):
+        # The database went away: the task retries, and the job (still running, not
+        # finished) resumes; the rows stored so far come back as duplicates.
+        raise
     except Exception as exc:  # recorded on the job for the person waiting on the page
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportStatus.FAILED, problem=f"The import stopped: {exc}", finished_at=timezone.now()

@@ -4,6 +4,8 @@ and how what the customer will remember differs from what they lived through."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -15,6 +17,8 @@ from memory.engine import Change, Driver, change_since, drivers
 from memory.models import CustomerMemory, ScoreSnapshot
 from memory.selectors import DIVERGENCE_POINTS
 from memory.services import customer_touches, memory_parameters, parameters_fingerprint
+
+logger = logging.getLogger(__name__)
 
 DRIVER_COUNT = 5
 # A touch that moves the score by less than this is not named as a driver.
@@ -161,7 +165,11 @@ def _figures(memory: CustomerMemory, now: datetime, since: date | None) -> tuple
             since,
         )
     )
-    cached = cache.get(key)
+    try:
+        cached = cache.get(key)
+    except Exception:  # the cache (Redis) is down: explain without it, as the dashboard does
+        logger.warning("memory explanation not cached: the cache is unavailable", exc_info=True)
+        cached = None
     if cached is not None:
         return cached
     touches = customer_touches(memory.customer_id)
@@ -171,7 +179,8 @@ def _figures(memory: CustomerMemory, now: datetime, since: date | None) -> tuple
     if since is not None:
         cutoff = datetime.combine(since, time(23, 59, 59), tzinfo=UTC).timestamp()
         change = change_since(touches, cutoff, as_of, params, limit=3)
-    cache.set(key, (found, change), CACHE_SECONDS)
+    with contextlib.suppress(Exception):  # the cache is down: already logged above
+        cache.set(key, (found, change), CACHE_SECONDS)
     return found, change
 
 

@@ -197,3 +197,25 @@ def test_upload_page_is_for_administrators_only(client: Any, persona: str, reque
 
 def test_upload_page_requires_login(client: Any) -> None:
     assert client.get("/imports/").status_code == 302
+
+
+def test_an_import_interrupted_by_the_database_resumes_on_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import OperationalError
+
+    from interactions import imports
+
+    job = ImportJob.objects.create(filename="retry.csv", content=HEADER + GOOD, rows_total=2)
+    real = imports.import_rows
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(imports, "import_rows", real)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(imports, "import_rows", flaky)
+    with pytest.raises(OperationalError):
+        import_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "running" and not job.finished  # the task's retry will run it
+    import_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.created) == ("done", 2)

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -145,3 +146,21 @@ def test_timeline_pages_through_a_long_history(client: Client, staff_member: Use
     assert "touch 000" in last and "touch 119" not in last
     emails = client.get(f"/customers/{customer.pk}/?channel=email&page=2").content.decode()
     assert "Page 2 of 2 (60 touchpoints)" in emails and "channel=email&amp;page=1#timeline" in emails
+
+
+def test_customer_page_and_memory_api_work_while_the_cache_is_down(
+    client: Client, staff_member: User, settings: Any
+) -> None:
+    """The drivers are cached in Redis; with Redis down the page explains them uncached
+    (the broker-outage guarantee: pages keep working), never a 500."""
+    customer = CustomerFactory.create()
+    record(customer, channel="complaint", valence=-2, summary="Outage")
+    memory_refresh(customer_id=customer.pk)
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    client.force_login(staff_member)
+    page = client.get(f"/customers/{customer.pk}/")
+    assert page.status_code == 200 and "Remembered mostly for: complaint" in page.content.decode()
+    body = client.get(f"/api/v1/customers/{customer.pk}/memory/").json()
+    assert body["drivers"][0]["channel"] == "complaint"
