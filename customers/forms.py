@@ -1,7 +1,10 @@
+from typing import Any
+
 from django import forms
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from accounts.roles import ALL_ROLES
 from customers.models import Customer, Segment
 from memory.models import Band
 
@@ -42,3 +45,35 @@ class DirectoryFilters(forms.Form):
     segment = segment_filter()
     owner = owner_filter()
     sort = forms.ChoiceField(choices=SORTS, required=False, initial="name")
+
+
+class StaffChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.get_full_name() or obj.get_username()
+
+
+def active_staff(*, keep: int | None = None) -> QuerySet[User]:
+    """Everyone who can work on customers: active users holding a role (and `keep`, the
+    current owner, even if they have left, so an unrelated edit does not fail on them)."""
+    working = Q(is_active=True) & (Q(groups__name__in=ALL_ROLES) | Q(is_superuser=True))
+    return User.objects.filter(working | Q(pk=keep)).distinct().order_by("first_name", "last_name", "username")
+
+
+class CustomerDetailsForm(forms.ModelForm):
+    """What the team knows about a customer. The reference is other systems' key and the
+    kind shapes how the memory reads, so neither changes here."""
+
+    owner = StaffChoiceField(queryset=User.objects.none(), required=False, empty_label="Nobody")
+
+    class Meta:
+        model = Customer
+        fields = ["name", "email", "company", "segment", "owner", "notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 4})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = active_staff(keep=self.instance.owner_id)  # type: ignore[attr-defined]
+        self.fields["segment"].empty_label = "None"  # type: ignore[attr-defined]
+
+    def changes(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.changed_data}

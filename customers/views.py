@@ -1,13 +1,16 @@
 from datetime import timedelta
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from accounts.access import EVERY_ROLE, role_required
+from customers.access import can_edit_customer
 from customers.charts import memory_lane
-from customers.forms import DirectoryFilters
+from customers.forms import CustomerDetailsForm, DirectoryFilters
 from customers.models import Customer
 from customers.selectors import (
     customer_directory,
@@ -19,6 +22,8 @@ from customers.selectors import (
     open_complaints,
     overview,
 )
+from customers.services import customer_update
+from interactions.access import can_correct_touchpoint
 from interactions.forms import TouchpointForm, channel_defaults_json, complaint_choices
 from interactions.models import Channel
 from journeys.models import JourneyStage
@@ -81,6 +86,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     timeline = Paginator(customer_timeline(customer, channel=channel, stage=stage), TIMELINE_PAGE).get_page(
         request.GET.get("page")
     )
+    correctable = {i.pk for i in timeline.object_list if can_correct_touchpoint(request.user, i)}
     timeline_query = request.GET.copy()
     timeline_query.pop("page", None)
     return render(
@@ -93,6 +99,8 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "journeys": [(j, [(s, s.key in visited[j.pk]) for s in stages]) for j in journeys],
             "open_complaints": complaints,
             "timeline": timeline,
+            "correctable": correctable,
+            "can_edit": can_edit_customer(request.user, customer),
             "timeline_query": timeline_query.urlencode(),
             "lane": memory_lane(
                 lane_interactions(customer),
@@ -111,4 +119,32 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "preset": customer,
             "channel_defaults": channel_defaults_json(),
         },
+    )
+
+
+@role_required(*EVERY_ROLE)
+def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Managers, and the staff member who owns the customer, correct what we know of them.
+    Every change is in the audit log with who made it and what it was before."""
+    customer = get_object_or_404(Customer.objects.select_related("segment", "owner"), pk=pk)
+    if not can_edit_customer(request.user, customer):
+        raise PermissionDenied
+    # The form validates a copy, so a refused edit leaves `customer` as stored.
+    form = CustomerDetailsForm(request.POST or None, instance=Customer.objects.get(pk=pk))
+    if request.method == "POST" and form.is_valid():
+        changes = form.changes()
+        try:
+            if changes:
+                customer_update(customer=customer, actor=request.user, **changes)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Details saved." if changes else "Nothing was changed.")
+            return redirect("customer-detail", pk=customer.pk)
+    return render(
+        request,
+        "customers/edit.html",
+        {"customer": customer, "form": form},
+        status=400 if form.is_bound and form.errors else 200,
     )

@@ -96,3 +96,28 @@ def channel_defaults_json() -> str:
             for d in ChannelDefault.objects.select_related("stage")
         }
     )
+
+
+REASON_HELP = "Kept in the audit log with your name and what the record said before."
+
+
+class CorrectionForm(forms.ModelForm):
+    """What can be set right about a logged touchpoint. Its time, customer and source are
+    facts of the record; a touchpoint logged against the wrong customer is deleted and
+    logged again."""
+
+    reason = forms.CharField(max_length=500, label="Why is it corrected?", help_text=REASON_HELP)
+
+    class Meta:
+        model = Interaction
+        fields = ["channel", "stage", "valence", "intensity", "direction", "summary", "resolved_on_first_contact"]
+        labels = {"valence": "How did it feel to the customer?", "intensity": "How vivid (1-5)"}
+        widgets = {"valence": forms.RadioSelect, "summary": forms.Textarea(attrs={"rows": 3})}
+
+    def changes(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.changed_data if name != "reason"}
+
+
+class DeletionForm(forms.Form):
+    prefix = "delete"  # shares a page with CorrectionForm, whose reason has the same name
+    reason = forms.CharField(max_length=500, label="Why is it deleted?", help_text=REASON_HELP)

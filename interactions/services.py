@@ -574,7 +574,7 @@ def interaction_record(
 
 
 @transaction.atomic
-def interaction_change(*, interaction: Interaction, actor: Any = None, **changes: Any) -> Interaction:
+def interaction_change(*, interaction: Interaction, actor: Any = None, reason: str = "", **changes: Any) -> Interaction:
     """Change what was recorded of a touchpoint; the customer's memory is recomputed.
     Returns the stored row as changed."""
     unknown = set(changes) - CHANGEABLE_FIELDS
@@ -603,6 +603,7 @@ def interaction_change(*, interaction: Interaction, actor: Any = None, **changes
         action=Action.UPDATE,
         obj=stored,
         changes={name: (before[name], getattr(stored, name)) for name in changes},
+        reason=reason,
     )
     _count_in_dashboards([stored], sign=1)
     _bump_versions([stored.customer_id], rewrite=True)

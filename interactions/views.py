@@ -1,11 +1,13 @@
 import secrets
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
 from accounts.access import EVERY_ROLE, role_required
 from accounts.roles import ADMINISTRATORS
@@ -13,10 +15,18 @@ from config.middleware import HtmxHttpRequest
 from customers.models import Customer
 from customers.selectors import customer_search
 from customers.services import customer_create
-from interactions.forms import ImportForm, TouchpointForm, channel_defaults_json, complaint_choices
+from interactions.access import can_correct_touchpoint
+from interactions.forms import (
+    CorrectionForm,
+    DeletionForm,
+    ImportForm,
+    TouchpointForm,
+    channel_defaults_json,
+    complaint_choices,
+)
 from interactions.imports import ImportFormatError, check_size, import_job_create
-from interactions.models import ImportJob
-from interactions.services import interaction_record
+from interactions.models import ImportJob, Interaction
+from interactions.services import interaction_change, interaction_delete, interaction_record
 from interactions.tasks import schedule_import
 from memory.models import CustomerMemory
 
@@ -169,3 +179,67 @@ def import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob.objects.defer("content"), pk=pk)
     template = "interactions/_import_job.html" if request.htmx else "interactions/import_job.html"
     return render(request, template, {"job": job, "shown_errors": SHOWN_ERRORS})
+
+
+def _correctable(request: HttpRequest, pk: int) -> Interaction:
+    interaction = get_object_or_404(Interaction.objects.select_related("customer", "stage", "staff"), pk=pk)
+    if not can_correct_touchpoint(request.user, interaction):
+        raise PermissionDenied
+    return interaction
+
+
+def _timeline_of(interaction: Interaction) -> str:
+    return reverse("customer-detail", args=[interaction.customer_id]) + "#timeline"
+
+
+@role_required(*EVERY_ROLE)
+def touchpoint_correct(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set right what was logged (the person who logged it, within a day, or a manager),
+    with a reason kept in the audit log; the customer's memory is recomputed from history."""
+    interaction = _correctable(request, pk)
+    # The form validates a copy, so a refused correction leaves nothing half-changed.
+    form = CorrectionForm(request.POST or None, instance=Interaction.objects.get(pk=pk))
+    if request.method == "POST" and form.is_valid():
+        changes = form.changes()
+        try:
+            if changes:
+                interaction_change(
+                    interaction=interaction, actor=request.user, reason=form.cleaned_data["reason"], **changes
+                )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(
+                request,
+                "Touchpoint corrected; the memory score is recomputed from the corrected history."
+                if changes
+                else "Nothing was changed.",
+            )
+            return redirect(_timeline_of(interaction))
+    return render(
+        request,
+        "interactions/correct.html",
+        {"interaction": interaction, "form": form, "delete_form": DeletionForm()},
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+@role_required(*EVERY_ROLE)
+def touchpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove a touchpoint that should never have been logged, with a reason."""
+    interaction = _correctable(request, pk)
+    if request.method != "POST":
+        return redirect("touchpoint-correct", pk=pk)
+    form = DeletionForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "interactions/correct.html",
+            {"interaction": interaction, "form": CorrectionForm(instance=interaction), "delete_form": form},
+            status=400,
+        )
+    target = _timeline_of(interaction)
+    interaction_delete(interaction=interaction, actor=request.user, reason=form.cleaned_data["reason"])
+    messages.success(request, "Touchpoint deleted; the memory score is recomputed without it.")
+    return redirect(target)

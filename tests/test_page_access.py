@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from integrations.models import APIKey
-from interactions.models import ImportJob
+from interactions.models import ImportJob, Interaction
 from memory.services import memory_refresh
 from tests.factories import CustomerFactory, record
 
@@ -23,6 +23,9 @@ PAGES = [
     ("/customers/{pk}/", EVERY_ROLE),
     ("/customers/{pk}/log/", EVERY_ROLE),
     ("/customers/{pk}/memory-badge/?version=1", EVERY_ROLE),
+    # Support staff edit only the customers they own and correct only what they logged.
+    ("/customers/{pk}/edit/", MANAGERS_ONLY),
+    ("/touchpoints/{touchpoint}/correct/", MANAGERS_ONLY),
     ("/log/customers/?customer=ac", EVERY_ROLE),
     ("/log/complaints/?customer=C-1", EVERY_ROLE),
     ("/dashboard/", MANAGERS_ONLY),
@@ -53,7 +56,8 @@ def test_page_access_by_role(
     elif persona != "anonymous":
         client.force_login(request.getfixturevalue(persona))
     job = ImportJob.objects.create(filename="history.csv", rows_total=0)
-    response = client.get(path.format(pk=customer_pk, job=job.pk), headers=headers)
+    touchpoint = Interaction.objects.filter(customer_id=customer_pk).values_list("pk", flat=True).first()
+    response = client.get(path.format(pk=customer_pk, job=job.pk, touchpoint=touchpoint), headers=headers)
     if persona in ("anonymous", "api_key"):
         assert response.status_code == 302 and response["Location"].startswith("/login/")
     else:
