@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString
 
-from interactions.models import Interaction
+from interactions.models import Channel, Interaction, Valence
 from memory.engine import MemoryParameters, felt
 from memory.models import ScoreSnapshot
 
@@ -30,6 +32,7 @@ class MemoryLane:
     width: int
     height: int
     points: list[LanePoint]
+    points_svg: SafeString  # the dots as markup: a template loop over 400 of them cost 40 ms
     score_path: str
     score_dots: list[tuple[float, float, str]]
     zero_y: float
@@ -44,6 +47,60 @@ class MemoryLane:
     impact_labels: list[tuple[float, str]]
     score_labels: list[tuple[float, str]]
     empty: bool
+    in_words: str  # what the chart shows, for those who cannot see it
+
+
+# Plain lookups: get_FOO_display() flattens the choices on every call (400 dots, 10 ms).
+CHANNELS = dict(Channel.choices)
+FELT = {value: str(label).lower() for value, label in Valence.choices}
+DOT_MARKUP = {
+    "peak": '<circle cx="{}" cy="{}" r="7" class="dot {} peak"><title>{}</title></circle>',
+    "end": (
+        '<rect x="-5" y="-5" width="10" height="10" transform="translate({},{})" class="dot {} end">'
+        "<title>{}</title></rect>"
+    ),
+    "plain": '<circle cx="{}" cy="{}" r="3.5" class="dot {}"><title>{}</title></circle>',
+}
+
+
+def _dots(points: list[LanePoint]) -> SafeString:
+    # The coordinates are floats and the sign a fixed word; only the title is text to escape.
+    return SafeString("".join(DOT_MARKUP[p.kind].format(p.x, p.y, p.sign, escape(p.title)) for p in points))
+
+
+def series_in_words(points: Sequence[tuple[date, float]], what: str) -> str:
+    """A line chart said in one sentence: where it starts and ends, its lowest and highest."""
+    if not points:
+        return f"No {what} recorded in this period."
+    (first_day, first), (last_day, last) = points[0], points[-1]
+    if len(points) == 1:
+        return f"The {what} was {first:.0f} on {first_day:%-d %b %Y}."
+    low_day, low = min(points, key=lambda p: (p[1], p[0]))
+    high_day, high = max(points, key=lambda p: (p[1], p[0]))
+    direction = "rose" if last > first + 0.5 else "fell" if last < first - 0.5 else "held"
+    return (
+        f"The {what} {direction} from {first:.0f} on {first_day:%-d %b %Y} to {last:.0f} on {last_day:%-d %b %Y}; "
+        f"lowest {low:.0f} on {low_day:%-d %b}, highest {high:.0f} on {high_day:%-d %b}."
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _lane_in_words(points: list[LanePoint], snapshots: Sequence[ScoreSnapshot]) -> str:
+    if not points:
+        return "No touchpoints in the last year."
+    signs = {sign: sum(1 for p in points if p.sign == sign) for sign in ("good", "bad", "neutral")}
+    marked = [p.title for p in points if p.kind != "plain"]
+    sentences = [
+        f"{_count(len(points), 'touchpoint')} in the last year: {signs['good']} good, {signs['bad']} bad, "
+        f"{signs['neutral']} neutral."
+    ]
+    if marked:
+        sentences.append("Marked: " + "; ".join(marked[-6:]) + ("" if len(marked) <= 6 else " (the latest six)") + ".")
+    sentences.append(series_in_words([(s.day, s.score) for s in snapshots], "memory score"))
+    return " ".join(sentences)
 
 
 def memory_lane(
@@ -78,7 +135,7 @@ def memory_lane(
         impact = felt((i.valence / 2) * (i.intensity / 5), params)
         kind = "peak" if i.pk in peaks else "end" if i.pk in ends else "plain"
         sign = "good" if impact > 0 else "bad" if impact < 0 else "neutral"
-        title = f"{i.occurred_at:%-d %b %Y}: {i.get_channel_display()}, {i.get_valence_display().lower()}"
+        title = f"{i.occurred_at:%-d %b %Y}: {CHANNELS[i.channel]}, {FELT[i.valence]}"
         if kind != "plain":
             title += f" (the {kind} of its journey)"
         points.append(LanePoint(x_of(i.occurred_at), y_of_impact(impact), kind, sign, title))
@@ -100,6 +157,7 @@ def memory_lane(
         width=WIDTH,
         height=HEIGHT,
         points=points,
+        points_svg=_dots(points),
         score_path=path,
         score_dots=score_dots,
         zero_y=y_of_impact(0.0),
@@ -114,6 +172,7 @@ def memory_lane(
         impact_labels=[(y_of_impact(v), f"{v:+.1f}") for v in (1.0, 0.0, -1.0, -params.loss_aversion)],
         score_labels=[(y_of_score(v), str(v)) for v in (100, 50, 0)],
         empty=not interactions,
+        in_words=_lane_in_words(points, snapshots),
     )
 
 

@@ -146,7 +146,32 @@ def heatmap(filters: Filters, params: MemoryParameters) -> dict[str, Any]:
         (stage, [(label, *cells.get((stage.pk, channel), (None, 0))) for channel, label in channels])
         for stage in stages
     ]
-    return {"channels": channels, "grid": grid}
+    return {"channels": channels, "grid": grid, "in_words": _heatmap_in_words(grid)}
+
+
+# A cell of a handful of touchpoints is an anecdote; the summary names only cells this big.
+HEATMAP_SUMMARY_MIN = 5
+
+
+def _heatmap_in_words(grid: list[tuple[JourneyStage, list[tuple[str, float | None, int]]]]) -> str:
+    """The heatmap said in words: where memories form worst and best."""
+    cells = [
+        (value, count, stage.name, label)
+        for stage, row in grid
+        for label, value, count in row
+        if value is not None and count >= HEATMAP_SUMMARY_MIN
+    ]
+    if not cells:
+        return f"No stage and channel has {HEATMAP_SUMMARY_MIN} or more touchpoints in this period yet."
+    worst, best = min(cells), max(cells)
+
+    def say(cell: tuple[float, int, str, str]) -> str:
+        value, count, stage, label = cell
+        return f"{label.lower()} in {stage.lower()} ({value:+.2f} over {count} touchpoints)"
+
+    sentence = f"Worst memories form at {say(worst)}"
+    sentence += f"; best at {say(best)}." if best != worst else "."
+    return sentence + f" Only cells with {HEATMAP_SUMMARY_MIN} or more touchpoints are named here."
 
 
 def memory_makers(filters: Filters, params: MemoryParameters, limit: int = 12) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from django.shortcuts import render
 
 from accounts.access import MANAGEMENT, role_required
 from config.spreadsheet import SafeWriter
+from customers.charts import series_in_words
 from dashboards.forms import DashboardFilters
 from dashboards.selectors import (
     Filters,
@@ -36,8 +37,9 @@ def _filters(form: DashboardFilters) -> Filters:
 
 
 def _trend_svg(points: list[tuple[date, float, int]]) -> dict[str, Any]:
+    in_words = series_in_words([(day, avg) for day, avg, _ in points], "average memory score")
     if not points:
-        return {"path": "", "dots": []}
+        return {"path": "", "dots": [], "in_words": in_words}
     first, last = points[0][0], points[-1][0]
     span = max((last - first).days, 1)
     # The axis spans the data (with a margin), so a move of a few points is visible.
@@ -57,6 +59,7 @@ def _trend_svg(points: list[tuple[date, float, int]]) -> dict[str, Any]:
         "first": first,
         "last": last,
         "axis": [(y_of(v), f"{v:.0f}") for v in (high, low)],
+        "in_words": in_words,
     }
 
 

@@ -48,6 +48,11 @@ class CustomerMemory(models.Model):
         indexes = [
             models.Index(fields=["band", "score"], name="memory_band_score_idx"),
             models.Index(fields=["-next_touch_gain"], name="memory_next_touch_idx"),
+            # The customer directory's sorts walk these and stop after a page. The latest
+            # touch first (DESC NULLS LAST) has its index in migration 0003: SQLite cannot
+            # declare NULLS LAST in an index.
+            models.Index(fields=["score", "customer"], name="memory_score_idx"),
+            models.Index(fields=["trend_30d", "customer"], name="memory_trend_idx"),
         ]
 
     def __str__(self) -> str:

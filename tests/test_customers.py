@@ -97,8 +97,9 @@ def directory(staff_member: User) -> dict[str, Customer]:
         ("q=holdings", ["Northwind"]),  # company
         ("q=nobody", []),
         ("band=at_risk", ["Acme Ltd"]),
-        ("sort=-score", ["Northwind", "Zeta Bank", "Acme Ltd"]),  # Zeta, never scored, is neutral
+        ("sort=-score", ["Northwind", "Zeta Bank", "Acme Ltd"]),  # Zeta, no touchpoints, is neutral
         ("sort=score", ["Acme Ltd", "Zeta Bank", "Northwind"]),
+        ("sort=last_touch", ["Northwind", "Acme Ltd", "Zeta Bank"]),  # same time: the newer customer first
         ("", ["Acme Ltd", "Northwind", "Zeta Bank"]),
     ],
 )
@@ -132,6 +133,35 @@ def test_directory_pages_and_keeps_the_query(
     third = client.get("/customers/?q=paged&page=3")
     assert [c.name for c in third.context["page"].object_list] == [f"Paged {n:03d}" for n in range(100, 120)]
     assert client.get("/customers/?q=paged&page=999").context["page"].number == 3  # past the end: the last page
+
+
+def test_a_memory_sort_lists_customers_not_scored_yet_last_across_pages(
+    client: Client, staff_member: User, django_assert_max_num_queries: Any
+) -> None:
+    """Sorted by a memory figure, the scored customers come in that order and those with no
+    memory yet follow by name, in either direction, and a page can straddle the two."""
+    for n in range(60):
+        customer = CustomerFactory.create(name=f"Scored {n:03d}")
+        record(customer, at=timezone.now() - timedelta(days=n), valence=1)
+        memory_refresh(customer_id=customer.pk)
+    for n in range(45):
+        CustomerFactory.create(name=f"Waiting {n:03d}")
+    client.force_login(staff_member)
+    for sort in ("score", "-score", "last_touch", "trend"):
+        with django_assert_max_num_queries(12):
+            first = client.get(f"/customers/?sort={sort}")
+        second = _names(client, f"sort={sort}&page=2")
+        third = _names(client, f"sort={sort}&page=3")
+        assert first.context["page"].paginator.count == 105
+        names = [c.name for c in first.context["page"].object_list] + second + third
+        assert len(names) == 105 and len(set(names)) == 105, sort
+        assert all(n.startswith("Scored") for n in names[:60]), sort
+        assert names[60:] == [f"Waiting {n:03d}" for n in range(45)], sort
+    by_score = _names(client, "sort=score") + _names(client, "sort=score&page=2")
+    scores = [float(c.memory.score) for c in Customer.objects.filter(name__in=by_score[:60]).select_related("memory")]
+    newest_first = _names(client, "sort=last_touch")
+    assert newest_first[:3] == ["Scored 000", "Scored 001", "Scored 002"]
+    assert len(scores) == 60
 
 
 def test_directory_is_linked_from_every_page(client: Client, staff_member: User) -> None:

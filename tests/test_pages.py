@@ -164,3 +164,39 @@ def test_customer_page_and_memory_api_work_while_the_cache_is_down(
     assert page.status_code == 200 and "Remembered mostly for: complaint" in page.content.decode()
     body = client.get(f"/api/v1/customers/{customer.pk}/memory/").json()
     assert body["drivers"][0]["channel"] == "complaint"
+
+
+def test_the_charts_say_in_words_what_they_show(client: Client, manager: User) -> None:
+    """The memory lane and the dashboard's trend and heatmap each carry a sentence, linked
+    to the chart with aria-describedby, for readers who cannot see the picture."""
+    now = timezone.now()
+    customer = CustomerFactory.create(name="Wordy Ltd")
+    for n in range(6):
+        record(customer, at=now - timedelta(days=40 - n), channel="complaint", valence=-2, summary=f"Broken {n}")
+    record(customer, at=now - timedelta(days=3), channel="meeting", valence=2, intensity=5)
+    memory_refresh(customer_id=customer.pk)
+    client.force_login(manager)
+    page = client.get(f"/customers/{customer.pk}/").content.decode()
+    assert 'aria-describedby="lane-words"' in page
+    words = page.split('id="lane-words">')[1].split("</span>")[0]
+    assert words.startswith("7 touchpoints in the last year: 1 good, 6 bad, 0 neutral.")
+    assert "The memory score was " in words  # one reading so far (today's)
+
+    dashboard = client.get("/dashboard/?period=90").content.decode()
+    heat = dashboard.split('<p id="heat-words">')[1].split("</p>")[0]
+    assert heat.startswith("Worst memories form at complaint in ")
+    assert "(-" in heat and "over 6 touchpoints" in heat
+    assert "Only cells with 5 or more touchpoints are named here." in heat
+
+
+def test_a_series_in_words_names_its_start_end_low_and_high() -> None:
+    from datetime import date
+
+    from customers.charts import series_in_words
+
+    points = [(date(2026, 3, 1), 61.0), (date(2026, 3, 5), 40.2), (date(2026, 3, 9), 70.0), (date(2026, 3, 12), 57.0)]
+    assert series_in_words(points, "average memory score") == (
+        "The average memory score fell from 61 on 1 Mar 2026 to 57 on 12 Mar 2026; "
+        "lowest 40 on 5 Mar, highest 70 on 9 Mar."
+    )
+    assert series_in_words([], "memory score") == "No memory score recorded in this period."
