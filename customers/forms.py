@@ -69,6 +69,8 @@ class CustomerDetailsForm(forms.ModelForm):
         model = Customer
         fields = ["name", "email", "company", "segment", "owner", "notes"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 4})}
+        labels = {"email": "E-mail", "notes": "What matters to them"}
+        help_texts = {"notes": "What they value and what to avoid: read by whoever talks to them next."}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

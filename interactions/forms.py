@@ -106,13 +106,16 @@ class CorrectionForm(forms.ModelForm):
     facts of the record; a touchpoint logged against the wrong customer is deleted and
     logged again."""
 
+    valence = forms.TypedChoiceField(
+        label="How did it feel to the customer?", choices=Valence.choices, coerce=int, widget=forms.RadioSelect
+    )
     reason = forms.CharField(max_length=500, label="Why is it corrected?", help_text=REASON_HELP)
 
     class Meta:
         model = Interaction
         fields = ["channel", "stage", "valence", "intensity", "direction", "summary", "resolved_on_first_contact"]
-        labels = {"valence": "How did it feel to the customer?", "intensity": "How vivid (1-5)"}
-        widgets = {"valence": forms.RadioSelect, "summary": forms.Textarea(attrs={"rows": 3})}
+        labels = {"intensity": "How vivid (1-5)"}
+        widgets = {"summary": forms.Textarea(attrs={"rows": 3})}
 
     def changes(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.changed_data if name != "reason"}
