@@ -54,7 +54,8 @@ class Customer(models.Model):
             models.CheckConstraint(condition=~Q(name=""), name="customer_name_not_blank"),
             models.CheckConstraint(condition=Q(kind__in=CustomerKind.values), name="customer_kind_valid"),
         ]
-        indexes = [models.Index(fields=["name"], name="customer_name_idx")]
+        # With the id, the directory's pages by name read their keys from the index alone.
+        indexes = [models.Index(fields=["name", "id"], name="customer_name_id_idx")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.ref})"

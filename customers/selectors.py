@@ -8,6 +8,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import OrderBy
 from django.utils import timezone
 
+from config.paging import rows_by_keys
 from customers.models import Customer, Segment
 from interactions.models import Channel, Interaction
 from journeys.models import Journey
@@ -186,9 +187,9 @@ class ScoredFirst:
             return self[window : window + 1][0]
         start, split = window.start or 0, self.split()
         stop = self.count() if window.stop is None else window.stop
-        rows = list(self.scored[start : min(stop, split)]) if start < split else []
+        rows = rows_by_keys(self.scored, start, min(stop, split)) if start < split else []
         if stop > split:
-            rows += list(self.unscored[max(start - split, 0) : stop - split])
+            rows += rows_by_keys(self.unscored, max(start - split, 0), stop - split)
         return rows
 
 

@@ -8,11 +8,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from accounts.access import EVERY_ROLE, role_required
+from config.paging import page_of
 from customers.access import can_edit_customer
 from customers.charts import memory_lane
 from customers.forms import CustomerDetailsForm, DirectoryFilters
 from customers.models import Customer
 from customers.selectors import (
+    ScoredFirst,
     customer_directory,
     customer_journeys,
     customer_timeline,
@@ -57,7 +59,11 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         owner=data.get("owner"),
         sort=data.get("sort") or "name",
     )
-    page = Paginator(customers, DIRECTORY_PAGE).get_page(request.GET.get("page"))
+    number = request.GET.get("page")
+    if isinstance(customers, ScoredFirst):
+        page = Paginator(customers, DIRECTORY_PAGE).get_page(number)
+    else:
+        page = page_of(customers, number, DIRECTORY_PAGE)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -83,8 +89,8 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     params = memory_parameters()
     complaints = list(open_complaints(customer))
-    timeline = Paginator(customer_timeline(customer, channel=channel, stage=stage), TIMELINE_PAGE).get_page(
-        request.GET.get("page")
+    timeline = page_of(
+        customer_timeline(customer, channel=channel, stage=stage), request.GET.get("page"), TIMELINE_PAGE
     )
     correctable = {i.pk for i in timeline.object_list if can_correct_touchpoint(request.user, i)}
     timeline_query = request.GET.copy()
