@@ -29,10 +29,21 @@ ERROR_RESPONSES = {
     "415": "The body is not JSON (send Content-Type: application/json).",
     "429": "Too many requests for this key; retry after the number of seconds in Retry-After.",
 }
+# Every branch typed (an array says what it holds, an object what its values are):
+# generators such as openapi-python-client drop a component with an untyped array in a
+# union, and with it every error response of the generated client.
 ERROR_SCHEMA = {
     "type": "object",
-    "description": "Field name (or 'detail' / 'non_field_errors') to the reasons.",
-    "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "array"}, {"type": "object"}]},
+    "description": "Field name (or 'detail' / 'non_field_errors') to the reasons: a sentence, a list of "
+    "sentences, or, for a list or object field, the reasons per item or key.",
+    "properties": {"detail": {"type": "string", "description": "What went wrong, when no one field is at fault."}},
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {}},
+            {"type": "object", "additionalProperties": {}},
+        ]
+    },
 }
 
 
