@@ -51,12 +51,12 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, inte
 class Service:
     """A child process whose output is kept, to wait on and to show when a test fails."""
 
-    def __init__(self, name: str, command: list[str], env: dict[str, str]) -> None:
+    def __init__(self, name: str, command: list[str], env: dict[str, str], cwd: Path = PROJECT) -> None:
         self.name = name
         self.output: list[str] = []
         self.process = subprocess.Popen(
             command,
-            cwd=PROJECT,
+            cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
