@@ -28,6 +28,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("health/", HealthView.as_view(), name="health"),
+    path("favicon.ico", config_views.favicon),
     path("api/v1/", include("config.api_urls")),
 ]
 

@@ -93,7 +93,7 @@ def _run(command: str, *, cwd: Path, env: dict[str, str], what: str, timeout: fl
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"README step {what!r} failed ({result.returncode}):\n{command}\n{output[-4000:]}"
-    return output
+    return result.stdout
 
 
 def _environment(block: str, values: dict[str, str]) -> dict[str, str]:
@@ -226,7 +226,7 @@ def test_the_production_checklist_works_as_written(site: Site, browser: Browser)
     # An integration key (README step 5), a touchpoint pushed, scored by the worker.
     key = _run(
         "venv/bin/python manage.py issue_api_key shop --scope full", cwd=site.clone, env=site.env, what="api key"
-    ).split()[-1]
+    ).strip()
     auth = {"Authorization": f"Api-Key {key}"}
     touchpoint = {
         "customer_ref": "PROD-1",
@@ -253,6 +253,7 @@ def test_the_production_checklist_works_as_written(site: Site, browser: Browser)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status == 404 else None)
     try:
         _sign_in(page, site, "admin", site.admin_password)
         staff_password = secrets.token_urlsafe(12)
