@@ -219,6 +219,8 @@ def _walk(page: Page, site: Site, allowed: list[str], refused: list[str], errors
     for path in refused:
         response = page.goto(f"{site.url}{path}")
         assert response is not None and response.status == 403, f"{path} should be refused"
+        # Chromium reports the refused page itself as a failed resource: expected here.
+        errors[:] = [e for e in errors if not (e.startswith(f"{site.url}{path}:") and "status of 403" in e)]
     assert not errors, errors
 
 
@@ -253,7 +255,6 @@ def test_the_production_checklist_works_as_written(site: Site, browser: Browser)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status == 404 else None)
     try:
         _sign_in(page, site, "admin", site.admin_password)
         staff_password = secrets.token_urlsafe(12)
