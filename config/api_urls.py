@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 from customers.api import CustomerViewSet
 from interactions.api import InteractionViewSet
 from journeys.api import JourneyViewSet
+from outcomes.api import OutcomeViewSet
 
 
 class SchemaView(SpectacularAPIView):
@@ -28,6 +29,7 @@ router.include_root_view = False
 router.register("interactions", InteractionViewSet, basename="interaction")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("journeys", JourneyViewSet, basename="journey")
+router.register("outcomes", OutcomeViewSet, basename="outcome")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="schema"),

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "journeys",
     "interactions",
     "memory",
+    "outcomes",
     "integrations",
     "dashboards",
     "audit",

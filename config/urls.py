@@ -8,12 +8,14 @@ from config.health import HealthView
 from customers import views as customer_views
 from dashboards import views as dashboard_views
 from interactions import views as interaction_views
+from outcomes import views as outcome_views
 
 urlpatterns = [
     path("", customer_views.home, name="home"),
     path("customers/", customer_views.customer_list, name="customer-list"),
     path("customers/<int:pk>/", customer_views.customer_detail, name="customer-detail"),
     path("customers/<int:pk>/edit/", customer_views.customer_edit, name="customer-edit"),
+    path("customers/<int:customer_pk>/outcomes/new/", outcome_views.outcome_new, name="outcome-new"),
     path("touchpoints/<int:pk>/correct/", interaction_views.touchpoint_correct, name="touchpoint-correct"),
     path("touchpoints/<int:pk>/delete/", interaction_views.touchpoint_delete, name="touchpoint-delete"),
     path("imports/", interaction_views.import_upload, name="import-upload"),

@@ -42,7 +42,20 @@ class CustomerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Customer
-        fields = ["id", "ref", "name", "kind", "email", "company", "segment", "owner", "notes", "memory", "created_at"]
+        fields = [
+            "id",
+            "ref",
+            "name",
+            "kind",
+            "email",
+            "company",
+            "segment",
+            "owner",
+            "notes",
+            "memory",
+            "churned_at",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -101,6 +114,9 @@ class CustomerFilter(django_filters.FilterSet):
     score_min = django_filters.NumberFilter(field_name="memory_score", lookup_expr="gte")
     score_max = django_filters.NumberFilter(field_name="memory_score", lookup_expr="lte")
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+    churned = django_filters.BooleanFilter(
+        field_name="churned_at", lookup_expr="isnull", exclude=True, label="Churned (true) or not (false)"
+    )
     remembered_worse_than_lived = django_filters.BooleanFilter(
         method="filter_remembered_worse",
         label=f"Remembered at least {DIVERGENCE_POINTS:.0f} points worse than lived (true) or not (false)",

@@ -33,6 +33,14 @@ def owner_filter() -> forms.ModelChoiceField:
     )
 
 
+LIFECYCLE = [("current", "Current customers"), ("churned", "Churned"), ("all", "Current and churned")]
+
+
+def lifecycle_filter(*, initial: str) -> forms.ChoiceField:
+    """Churned customers (their latest lifecycle outcome is a churn), the others, or both."""
+    return forms.ChoiceField(choices=LIFECYCLE, required=False, initial=initial, label="Customers")
+
+
 class DirectoryFilters(forms.Form):
     q = forms.CharField(
         required=False,
@@ -44,6 +52,7 @@ class DirectoryFilters(forms.Form):
     band = forms.ChoiceField(choices=[("", "All bands"), *Band.choices], required=False)
     segment = segment_filter()
     owner = owner_filter()
+    lifecycle = lifecycle_filter(initial="all")
     sort = forms.ChoiceField(choices=SORTS, required=False, initial="name")
 
 

@@ -44,6 +44,9 @@ class Customer(models.Model):
     # a plain comparison and an edited past forces a full recompute.
     history_version = models.PositiveBigIntegerField(default=0, editable=False)
     rewrite_version = models.PositiveBigIntegerField(default=0, editable=False)
+    churned_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Set while their latest lifecycle outcome is a churn."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -124,6 +124,7 @@ def lane_interactions(customer: Customer, *, days: int = 365, limit: int = 400) 
 
 DIRECTORY_COLUMNS = (
     "ref",
+    "churned_at",
     "name",
     "email",
     "company",
@@ -193,8 +194,23 @@ class ScoredFirst:
         return rows
 
 
+def lifecycle(value: str, prefix: str = "") -> Q:
+    """The customers a lifecycle filter keeps: "current" (not churned), "churned", or all."""
+    if value == "current":
+        return Q(**{f"{prefix}churned_at__isnull": True})
+    if value == "churned":
+        return Q(**{f"{prefix}churned_at__isnull": False})
+    return Q()
+
+
 def customer_directory(
-    *, text: str = "", band: str = "", segment: Segment | None = None, owner: User | None = None, sort: str = "name"
+    *,
+    text: str = "",
+    band: str = "",
+    segment: Segment | None = None,
+    owner: User | None = None,
+    status: str = "all",
+    sort: str = "name",
 ) -> QuerySet[Customer] | ScoredFirst:
     """Every customer, searched by name, reference, e-mail or company (any part of them,
     served by trigram indexes on PostgreSQL), narrowed by band, segment and owner, in the
@@ -209,6 +225,7 @@ def customer_directory(
         customers = customers.filter(segment=segment)
     if owner is not None:
         customers = customers.filter(owner=owner)
+    customers = customers.filter(lifecycle(status))
     if band:
         # A band is a memory figure: customers not scored yet have none.
         return customers.filter(memory__band=band).order_by(*MEMORY_ORDER.get(sort, NAME_ORDER))

@@ -1,3 +1,4 @@
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -103,3 +104,11 @@ def customer_get_or_create(*, ref: str, name: str = "", **extra: Any) -> tuple[C
 def segment_get_or_create(*, name: str, description: str = "") -> Segment:
     segment, _ = Segment.objects.get_or_create(name=name.strip(), defaults={"description": description})
     return segment
+
+
+def customers_set_churned(churned_at: dict[int, datetime | None]) -> None:
+    """Mark customers churned (since the given time) or not (None): kept by the outcomes
+    service so every list, filter and the API read one column."""
+    for value in set(churned_at.values()):
+        ids = [cid for cid, at in churned_at.items() if at == value]
+        Customer.objects.filter(pk__in=ids).exclude(churned_at=value).update(churned_at=value)

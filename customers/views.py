@@ -57,6 +57,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         band=data.get("band", ""),
         segment=data.get("segment"),
         owner=data.get("owner"),
+        status=data.get("lifecycle") or "all",
         sort=data.get("sort") or "name",
     )
     number = request.GET.get("page")
@@ -107,6 +108,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timeline": timeline,
             "correctable": correctable,
             "can_edit": can_edit_customer(request.user, customer),
+            "outcomes": list(customer.outcomes.select_related("recorded_by")[:20]),
             "timeline_query": timeline_query.urlencode(),
             "lane": memory_lane(
                 lane_interactions(customer),

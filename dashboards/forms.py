@@ -2,7 +2,7 @@ from typing import Any
 
 from django import forms
 
-from customers.forms import owner_filter, segment_filter
+from customers.forms import lifecycle_filter, owner_filter, segment_filter
 from interactions.models import Channel
 from journeys.models import JourneyStage
 
@@ -24,6 +24,7 @@ class DashboardFilters(forms.Form):
     stage = forms.ModelChoiceField(
         queryset=JourneyStage.objects.all(), to_field_name="key", required=False, empty_label="All stages"
     )
+    lifecycle = lifecycle_filter(initial="all")
     remembered_worse = forms.BooleanField(
         required=False,
         label="Remembered worse than lived",

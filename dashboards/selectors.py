@@ -16,7 +16,7 @@ from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from customers.models import Customer, Segment
-from customers.selectors import journeys_ending_badly, unrecovered_complaints
+from customers.selectors import journeys_ending_badly, lifecycle, unrecovered_complaints
 from dashboards.models import DailyStat
 from interactions.models import Channel, Interaction
 from journeys.models import JourneyStage
@@ -36,6 +36,9 @@ class Filters:
     # Only customers remembering us worse than they lived (customer panels; the heatmap and
     # memory makers count touchpoints by day and cannot narrow to customers).
     remembered_worse: bool = False
+    # Current, churned or all customers (the default: no join with the customers at all,
+    # which the unfiltered panels avoid; churned customers are marked in the lists).
+    lifecycle: str = "all"
 
     @property
     def since(self) -> date:
@@ -54,7 +57,7 @@ class Filters:
             q &= Q(**{f"{prefix}owner": self.owner})
         if self.remembered_worse:
             q &= remembered_worse_than_lived(prefix)
-        return q
+        return q & lifecycle(self.lifecycle, prefix)
 
     def touchpoints(self, prefix: str = "") -> Q:
         q = self.customers(prefix + "customer__")
@@ -231,6 +234,7 @@ def _aggregates_key(filters: Filters, params: MemoryParameters) -> str:
         filters.stage.pk if filters.stage else "",
         filters.period_days,
         filters.remembered_worse,
+        filters.lifecycle,
         filters.since,
         parameters_fingerprint(params),
     )

@@ -33,6 +33,7 @@ def _filters(form: DashboardFilters) -> Filters:
         stage=data["stage"],
         period_days=data["period"] or 90,
         remembered_worse=data["remembered_worse"],
+        lifecycle=data["lifecycle"] or "all",
     )
 
 

@@ -1,78 +1,31 @@
 """REST API v1 for touchpoints: push one, push many, list and read."""
 
-import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import django_filters
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema, extend_schema_field
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from integrations.filters import OUT_OF_RANGE, UtcIsoDateTimeFilter, utc_or_none
-from integrations.models import APIKey, Scope
+from integrations.fields import AwareDateTimeField, Text, check_text
+from integrations.filters import UtcIsoDateTimeFilter
+from integrations.models import Scope
 from integrations.pagination import ID_PATTERN, NewestFirst
+from integrations.pushing import (
+    BULK_MAX_ITEMS,
+    BulkResponseSerializer,
+    DuplicateSerializer,
+    Pushed,
+    bulk_items,
+    bulk_response,
+    single_response,
+)
 from interactions.models import SUMMARY_MAX_LENGTH, Channel, Direction, Interaction, RatingScale
 from interactions.services import ItemResult, TouchpointIn, interactions_record_many
-
-BULK_MAX_ITEMS = 1000
-
-
-# Touchpoints happen in the customer relationship's lifetime: a date outside it is a typo
-# or a placeholder (0001-01-01), and would overflow the journey and memory arithmetic.
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-FUTURE_SLACK = timedelta(days=1)
-SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def check_text(value: str) -> None:
-    """Refuse text the database cannot store: NUL characters and lone UTF-16 surrogates
-    (valid in JSON escapes, not in UTF-8)."""
-    if "\x00" in value:
-        raise serializers.ValidationError("Text must not contain NUL (\\u0000) characters.")
-    if SURROGATE.search(value):
-        raise serializers.ValidationError("Text must be valid Unicode (a lone surrogate such as \\ud800 is not).")
-
-
-class Text(serializers.CharField):
-    """A CharField that also refuses lone surrogates (DRF already refuses NUL)."""
-
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        check_text(value)
-        return value
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """A date-time that must carry its time zone: a naive one is refused, not guessed."""
-
-    default_error_messages = {
-        "naive": "This date and time has no time zone; add one, e.g. 2026-03-01T09:30:00+00:00 or ...Z.",
-        "range": OUT_OF_RANGE,
-        "lifetime": "Give a date and time from 1900 on, and no later than a day from now.",
-    }
-
-    def to_internal_value(self, value: Any) -> datetime:
-        # Digits other than ASCII 0-9 (fullwidth, Arabic-Indic ...) are refused: ISO 8601 is ASCII.
-        if isinstance(value, str) and not value.isascii():
-            self.fail("invalid", format="ISO 8601, e.g. 2026-03-01T09:30:00Z")
-        result: datetime = super().to_internal_value(value)
-        if not EARLIEST <= result <= timezone.now() + FUTURE_SLACK:
-            self.fail("lifetime")
-        return result
-
-    def enforce_timezone(self, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            self.fail("naive")
-        in_utc = utc_or_none(value)
-        if in_utc is None:
-            self.fail("range")
-        return in_utc
 
 
 @extend_schema_field(
@@ -161,6 +114,11 @@ def touchpoints_from(valid: list[dict[str, Any]], staff: dict[str, User]) -> lis
         )
         for data in valid
     ]
+
+
+def pushed(result: ItemResult) -> Pushed:
+    stored = result.interaction
+    return Pushed(result.status, stored.pk if stored else None, stored.customer_id if stored else None, result.errors)
 
 
 def record_payloads(
@@ -252,36 +210,6 @@ class BulkRequestSerializer(serializers.Serializer):
     items = BulkItemsField(help_text=f"1 to {BULK_MAX_ITEMS} touchpoints.")
 
 
-class DuplicateSerializer(serializers.Serializer):
-    """What a key that may not read learns of a repeat: that it is one, and its id."""
-
-    id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["duplicate"])
-
-
-def may_read(request: Request) -> bool:
-    """A push-only key learns what it sent and ids, never stored records it could not read:
-    a repeat of someone else's source + external_id must not reveal their touchpoint."""
-    return not isinstance(request.auth, APIKey) or request.auth.allows(Scope.READ)
-
-
-class BulkItemResultSerializer(serializers.Serializer):
-    index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["created", "duplicate", "error"])
-    id = serializers.IntegerField(allow_null=True)
-    customer = serializers.IntegerField(allow_null=True)
-    errors = serializers.DictField(  # type: ignore[assignment]  # the field, not Serializer.errors
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
-
-
-class BulkResponseSerializer(serializers.Serializer):
-    created = serializers.IntegerField()
-    duplicates = serializers.IntegerField()
-    errors = serializers.IntegerField()  # type: ignore[assignment]  # the field, not Serializer.errors
-    results = BulkItemResultSerializer(many=True)
-
-
 class InteractionFilter(django_filters.FilterSet):
     customer = django_filters.NumberFilter(field_name="customer_id")
     journey = django_filters.NumberFilter(field_name="journey_id")
@@ -344,14 +272,11 @@ class InteractionViewSet(viewsets.ReadOnlyModelViewSet):
     )
     def create(self, request: Request) -> Response:
         [result] = record_payloads([request.data])
-        if result.status == "error":
-            return Response(result.errors, status=status.HTTP_400_BAD_REQUEST)
-        stored_id = result.interaction.pk  # type: ignore[union-attr]  # not an error: stored
-        if result.status == "duplicate" and not may_read(request):
-            return Response({"id": stored_id, "status": "duplicate"}, status=status.HTTP_200_OK)
-        interaction = self.get_queryset().get(pk=stored_id)
-        code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
-        return Response(InteractionSerializer(interaction).data, status=code)
+        return single_response(
+            request,
+            pushed(result),
+            lambda pk: InteractionSerializer(self.get_queryset().get(pk=pk)).data,
+        )
 
     @extend_schema(
         request=BulkRequestSerializer,
@@ -364,28 +289,7 @@ class InteractionViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request) -> Response:
-        items = request.data.get("items") if isinstance(request.data, dict) else None
-        if not isinstance(items, list):
-            return Response({"items": ["Send a JSON object with a list under 'items'."]}, status=400)
-        if not 1 <= len(items) <= BULK_MAX_ITEMS:
-            return Response({"items": [f"Send between 1 and {BULK_MAX_ITEMS} items."]}, status=400)
-        results = record_payloads(items)
-        reader = may_read(request)
-        body = {
-            "created": sum(r.status == "created" for r in results),
-            "duplicates": sum(r.status == "duplicate" for r in results),
-            "errors": sum(r.status == "error" for r in results),
-            "results": [
-                {
-                    "index": index,
-                    "status": r.status,
-                    "id": r.interaction.pk if r.interaction else None,
-                    "customer": (
-                        r.interaction.customer_id if r.interaction and (reader or r.status == "created") else None
-                    ),
-                    **({"errors": r.errors} if r.errors else {}),
-                }
-                for index, r in enumerate(results)
-            ],
-        }
-        return Response(body, status=status.HTTP_200_OK)
+        items = bulk_items(request)
+        if isinstance(items, Response):
+            return items
+        return bulk_response(request, [pushed(r) for r in record_payloads(items)])

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -27,7 +27,7 @@ from django.utils import timezone
 from interactions.api import record_payloads
 from interactions.models import ImportJob, ImportStatus
 
-REQUIRED = {"channel", "valence", "occurred_at", "source", "external_id"}
+REQUIRED = frozenset({"channel", "valence", "occurred_at", "source", "external_id"})
 CUSTOMER_COLUMNS = {"customer", "customer_ref"}
 MAX_KEPT_ERRORS = 10_000
 JOB_KEPT_ERRORS = 200
@@ -51,6 +51,15 @@ class ImportReport:
 
 class ImportFormatError(ValueError):
     """The file as a whole cannot be imported; nothing of it was stored."""
+
+
+class Recorded(Protocol):
+    """What a recorder says of each row: created, duplicate or error, with field errors."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def errors(self) -> dict[str, list[str]]: ...
 
 
 @dataclass(frozen=True)
@@ -85,13 +94,13 @@ def decode(raw: bytes) -> str:
         ) from None
 
 
-def read_rows(text: str) -> list[Row]:
+def read_rows(text: str, *, required: frozenset[str] = REQUIRED) -> list[Row]:
     """Every non-blank row of the file, parsed, before anything is stored."""
     max_rows = settings.IMPORT_MAX_ROWS
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
         header = {name.strip() for name in reader.fieldnames or [] if name}
-        missing = REQUIRED - header
+        missing = required - header
         if missing or not header & CUSTOMER_COLUMNS:
             needed = sorted(missing) + ([] if header & CUSTOMER_COLUMNS else ["customer_ref (or customer)"])
             raise ImportFormatError(f"The header lacks the column(s): {', '.join(needed)}. See docs/api.md.")
@@ -122,12 +131,14 @@ def import_rows(
     batch_size: int = 1000,
     on_batch: Callable[[ImportReport, int], None] | None = None,
     on_error: Callable[[RowError], None] | None = None,
+    record: Callable[[list[dict[str, Any]]], Sequence[Recorded]] | None = None,
 ) -> ImportReport:
     """Record every row; a bad row is reported (row number, field, reason) and skipped.
     Webhooks are not sent for imported history (it is not news)."""
     report = ImportReport()
     for batch in _batches(rows, batch_size):
-        results = record_payloads([row.payload for row in batch], notify_webhooks=False)
+        payloads = [row.payload for row in batch]
+        results = record(payloads) if record else record_payloads(payloads, notify_webhooks=False)
         for row, result in zip(batch, results, strict=True):
             report.rows += 1
             if result.status == "created":

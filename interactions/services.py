@@ -11,17 +11,17 @@ reads) while writes for different customers run in parallel.
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
 
 from audit.models import Action
 from audit.services import audit_record
+from config.validation import Errors, moment_errors, retry_key_errors
 from customers.models import Customer
 from interactions.models import (
     RATING_RANGES,
@@ -36,8 +36,6 @@ from journeys.models import JourneyStage
 from journeys.rules import JourneyDraft
 from journeys.services import journey_books, journey_forget_interactions, journeys_save
 
-# Clocks of other systems drift; a touchpoint further in the future than this is a mistake.
-FUTURE_TOLERANCE = timedelta(hours=24)
 CHANGEABLE_FIELDS = frozenset(
     {
         "summary",
@@ -54,7 +52,6 @@ CHANGEABLE_FIELDS = frozenset(
 )
 NAME_MAX_LENGTH = 200
 REF_MAX_LENGTH = 100
-Errors = dict[str, list[str]]
 
 
 @dataclass
@@ -131,12 +128,8 @@ def validate_touchpoint(
         errors["valence"] = ["Give a whole number from -2 (very bad) to 2 (very good)."]
     if intensity is not None and (not _is_int(intensity) or not 1 <= intensity <= 5):  # type: ignore[operator]
         errors["intensity"] = ["Give a whole number from 1 (faint) to 5 (unforgettable), or leave it out."]
-    if not isinstance(occurred_at, datetime):
-        errors["occurred_at"] = ["Give a date and time with its time zone, e.g. 2026-03-01T09:30:00+00:00."]
-    elif timezone.is_naive(occurred_at):
-        errors["occurred_at"] = ["This date and time has no time zone; add one, e.g. +00:00 or Z."]
-    elif occurred_at > (now or timezone.now()) + FUTURE_TOLERANCE:
-        errors["occurred_at"] = ["This is in the future; a touchpoint is logged when or after it happens."]
+    if moment := moment_errors(occurred_at, what="a touchpoint", now=now):
+        errors["occurred_at"] = moment
     if direction not in Direction.values:
         errors["direction"] = [f"Unknown direction {direction!r}; use inbound or outbound."]
     if not isinstance(summary, str) or len(summary) > SUMMARY_MAX_LENGTH:
@@ -150,11 +143,7 @@ def validate_touchpoint(
         low, high = RATING_RANGES[RatingScale(rating_scale)]
         if not _is_int(rating) or not low <= rating <= high:  # type: ignore[operator]
             errors["rating"] = [f"A {rating_scale} rating is a whole number from {low} to {high}."]
-    for name, value, limit in (("source", source, 50), ("external_id", external_id, 200)):
-        if not isinstance(value, str) or not value.strip():
-            errors[name] = ["This field is required: source and external_id together make a retry safe."]
-        elif len(value) > limit:
-            errors[name] = [f"At most {limit} characters."]
+    errors.update(retry_key_errors(source, external_id))
     return errors
 
 

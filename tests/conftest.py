@@ -62,6 +62,7 @@ def reference_data(request: pytest.FixtureRequest) -> None:
         ("journeys.migrations.0002_seed_oconnell_stages", "seed_stages"),
         ("interactions.migrations.0003_seed_channel_defaults", "seed_defaults"),
         ("accounts.migrations.0001_roles", "create_roles"),
+        ("outcomes.migrations.0002_role_permissions", "grant"),
     ]:
         getattr(import_module(module), function)(apps, None)
 

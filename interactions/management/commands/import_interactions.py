@@ -2,6 +2,7 @@
 
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from config.spreadsheet import SafeWriter
-from interactions.imports import ImportFormatError, RowError, decode, import_rows, read_rows
+from interactions.imports import (
+    REQUIRED,
+    ImportFormatError,
+    Recorded,
+    RowError,
+    decode,
+    import_rows,
+    read_rows,
+)
 
 SHOWN_ERRORS = 20
 
@@ -19,6 +28,12 @@ class Command(BaseCommand):
         "Import touchpoints from a CSV file (the API's field names as columns). The whole file is checked "
         "first (nothing is stored from a file that cannot be read); safe to re-run."
     )
+    # What another kind of record's import changes (outcomes' import_outcomes):
+    required_columns = REQUIRED
+
+    def record(self, payloads: list[dict[str, Any]]) -> Sequence[Recorded] | None:
+        """Store one batch; None: as touchpoints (the default recorder)."""
+        return None
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
@@ -34,7 +49,7 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be between 1 and 1000.")
         try:
             # The whole file is read and checked before anything is stored: one outcome per file.
-            rows = read_rows(decode(path.read_bytes()))
+            rows = read_rows(decode(path.read_bytes()), required=self.required_columns)
         except ImportFormatError as exc:
             raise CommandError(f"{path}: {exc}") from None
         error_file = options["errors"].open("w", newline="") if options["errors"] else None
@@ -60,6 +75,7 @@ class Command(BaseCommand):
                     batch_size=options["batch_size"],
                     on_batch=lambda _, n: bar.update(n),
                     on_error=on_error,
+                    record=self._recorder(),
                 )
         finally:
             if error_file:
@@ -71,3 +87,8 @@ class Command(BaseCommand):
         )
         if report.failed and not error_writer:
             self.stdout.write("Run again with --errors errors.csv to get every refused row with its reason.")
+
+    def _recorder(self) -> Callable[[list[dict[str, Any]]], Sequence[Recorded]] | None:
+        if type(self).record is Command.record:
+            return None
+        return lambda payloads: self.record(payloads) or []

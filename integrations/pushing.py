@@ -1,0 +1,97 @@
+"""What every push endpoint answers (touchpoints, outcomes): one item, or a bulk batch in
+which a bad item is reported by its index and never fails the others."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from integrations.models import APIKey, Scope
+
+BULK_MAX_ITEMS = 1000
+Status = Literal["created", "duplicate", "error"]
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """One item's fate: its status, the stored row's id and customer, or its field errors."""
+
+    status: Status
+    id: int | None = None
+    customer: int | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+class DuplicateSerializer(serializers.Serializer):
+    """What a key that may not read learns of a repeat: that it is one, and its id."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["duplicate"])
+
+
+class BulkItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "duplicate", "error"])
+    id = serializers.IntegerField(allow_null=True)
+    customer = serializers.IntegerField(allow_null=True)
+    errors = serializers.DictField(  # type: ignore[assignment]  # the field, not Serializer.errors
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class BulkResponseSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    errors = serializers.IntegerField()  # type: ignore[assignment]  # the field, not Serializer.errors
+    results = BulkItemResultSerializer(many=True)
+
+
+def may_read(request: Request) -> bool:
+    """A push-only key learns what it sent and ids, never stored records it could not read:
+    a repeat of someone else's source + external_id must not reveal their record."""
+    return not isinstance(request.auth, APIKey) or request.auth.allows(Scope.READ)
+
+
+def single_response(request: Request, pushed: Pushed, render: Callable[[int], dict[str, Any]]) -> Response:
+    """201 with the stored item when new; 200 on a repeat (the stored item to readers,
+    {id, status} to push keys); 400 with the field errors."""
+    if pushed.status == "error" or pushed.id is None:
+        return Response(pushed.errors, status=status.HTTP_400_BAD_REQUEST)
+    if pushed.status == "duplicate" and not may_read(request):
+        return Response({"id": pushed.id, "status": "duplicate"}, status=status.HTTP_200_OK)
+    code = status.HTTP_201_CREATED if pushed.status == "created" else status.HTTP_200_OK
+    return Response(render(pushed.id), status=code)
+
+
+def bulk_items(request: Request) -> list[Any] | Response:
+    """The request's items, or the 400 that says what is wrong with the envelope."""
+    items = request.data.get("items") if isinstance(request.data, dict) else None
+    if not isinstance(items, list):
+        return Response({"items": ["Send a JSON object with a list under 'items'."]}, status=400)
+    if not 1 <= len(items) <= BULK_MAX_ITEMS:
+        return Response({"items": [f"Send between 1 and {BULK_MAX_ITEMS} items."]}, status=400)
+    return items
+
+
+def bulk_response(request: Request, results: Sequence[Pushed]) -> Response:
+    reader = may_read(request)
+    body = {
+        "created": sum(r.status == "created" for r in results),
+        "duplicates": sum(r.status == "duplicate" for r in results),
+        "errors": sum(r.status == "error" for r in results),
+        "results": [
+            {
+                "index": index,
+                "status": r.status,
+                "id": r.id,
+                # A repeat's customer only to keys that may read: it names someone else's record.
+                "customer": r.customer if reader or r.status == "created" else None,
+                **({"errors": r.errors} if r.errors else {}),
+            }
+            for index, r in enumerate(results)
+        ],
+    }
+    return Response(body, status=status.HTTP_200_OK)

@@ -1,0 +1,171 @@
+"""REST API v1 for outcomes: push one, push many (idempotent like touchpoints), list, read."""
+
+from typing import Any
+
+import django_filters
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from integrations.fields import AwareDateTimeField, Text
+from integrations.filters import UtcIsoDateTimeFilter
+from integrations.models import Scope
+from integrations.pagination import ID_PATTERN, NewestFirst
+from integrations.pushing import (
+    BULK_MAX_ITEMS,
+    BulkResponseSerializer,
+    DuplicateSerializer,
+    Pushed,
+    bulk_items,
+    bulk_response,
+    single_response,
+)
+from outcomes.models import NOTE_MAX_LENGTH, Outcome, OutcomeKind
+from outcomes.services import OutcomeIn, OutcomeResult, outcomes_record_many
+
+
+class OutcomeInSerializer(serializers.Serializer):
+    """One outcome as other systems send it."""
+
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Customer id.")
+    customer_ref = Text(required=False, max_length=100, help_text="Customer's reference in your system.")
+    kind = serializers.ChoiceField(choices=OutcomeKind.choices)
+    occurred_at = AwareDateTimeField(help_text="When it took effect, with time zone (ISO 8601).")
+    note = Text(required=False, allow_blank=True, max_length=NOTE_MAX_LENGTH, default="")
+    source = Text(  # type: ignore[assignment]  # a field named like Field.source
+        max_length=50, help_text="Your system's name; with external_id, the retry key."
+    )
+    external_id = Text(max_length=200, help_text="Your id for this outcome (the contract or cancellation).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "customer" not in attrs and not attrs.get("customer_ref"):
+            raise serializers.ValidationError({"customer_ref": ["Give customer_ref or customer (id)."]})
+        return attrs
+
+
+class OutcomeSerializer(serializers.ModelSerializer):
+    customer_ref = serializers.CharField(source="customer.ref", read_only=True)
+
+    class Meta:
+        model = Outcome
+        fields = [
+            "id",
+            "customer",
+            "customer_ref",
+            "kind",
+            "occurred_at",
+            "note",
+            "source",
+            "external_id",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class OutcomeBulkRequestSerializer(serializers.Serializer):
+    items = serializers.ListField(
+        min_length=1,
+        max_length=BULK_MAX_ITEMS,
+        help_text=f"1 to {BULK_MAX_ITEMS} outcomes, each as for POST /api/v1/outcomes/; an invalid item is "
+        "reported in `results`, not refused with the request.",
+    )
+
+
+def _pushed(result: OutcomeResult) -> Pushed:
+    stored = result.outcome
+    return Pushed(result.status, stored.pk if stored else None, stored.customer_id if stored else None, result.errors)
+
+
+def record_outcome_payloads(payloads: list[Any], *, recorded_by: User | None) -> list[Pushed]:
+    """Parse and record many outcomes; a malformed one is reported, not fatal."""
+    parser = OutcomeInSerializer()
+    parsed: list[OutcomeIn | dict[str, list[str]]] = []
+    for payload in payloads:
+        try:
+            data = parser.run_validation(payload)
+        except serializers.ValidationError as exc:
+            errors = serializers.as_serializer_error(exc)
+            parsed.append({k: [str(m) for m in v] for k, v in errors.items()})
+            continue
+        parsed.append(
+            OutcomeIn(
+                customer_id=data.get("customer"),
+                customer_ref=data.get("customer_ref", ""),
+                kind=data["kind"],
+                occurred_at=data["occurred_at"],
+                note=data.get("note", ""),
+                source=data["source"],
+                external_id=data["external_id"],
+            )
+        )
+    stored = iter(outcomes_record_many(items=[p for p in parsed if isinstance(p, OutcomeIn)], recorded_by=recorded_by))
+    return [_pushed(next(stored)) if isinstance(p, OutcomeIn) else Pushed("error", errors=p) for p in parsed]
+
+
+def _person(request: Request) -> User | None:
+    """The signed-in person who sent it; None for an API key."""
+    return request.user if isinstance(request.user, User) and request.user.is_authenticated else None
+
+
+class OutcomeFilter(django_filters.FilterSet):
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    customer_ref = django_filters.CharFilter(field_name="customer__ref")
+    occurred_after = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = Outcome
+        fields = ["customer", "customer_ref", "kind", "source"]
+
+
+@extend_schema(tags=["outcomes"])
+class OutcomeViewSet(viewsets.ReadOnlyModelViewSet):
+    """What happened to customers (renewed, expanded, downgraded, churned): push them (push
+    or full keys), list and read them (read or full)."""
+
+    lookup_value_regex = ID_PATTERN
+    serializer_class = OutcomeSerializer
+    filterset_class = OutcomeFilter
+    pagination_class = NewestFirst
+    read_permission = "outcomes.view_outcome"
+    write_permission = "outcomes.add_outcome"
+    write_scope = Scope.PUSH
+
+    def get_queryset(self) -> QuerySet[Outcome]:
+        return Outcome.objects.select_related("customer")
+
+    @extend_schema(
+        request=OutcomeInSerializer,
+        responses={
+            201: OutcomeSerializer,
+            200: PolymorphicProxySerializer(
+                component_name="RepeatedOutcome",
+                serializers=[OutcomeSerializer, DuplicateSerializer],
+                resource_type_field_name=None,
+            ),
+        },
+        description=(
+            "Record one outcome for an existing customer. 201 when new; 200 when source + external_id were "
+            "seen before (the stored item for keys that may read, {id, status: duplicate} for push keys). "
+            "A churn marks the customer churned until a later renewal or expansion."
+        ),
+    )
+    def create(self, request: Request) -> Response:
+        [result] = record_outcome_payloads([request.data], recorded_by=_person(request))
+        return single_response(request, result, lambda pk: OutcomeSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(
+        request=OutcomeBulkRequestSerializer,
+        responses={200: BulkResponseSerializer},
+        description=f"Record up to {BULK_MAX_ITEMS} outcomes; each invalid one is reported by index.",
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        items = bulk_items(request)
+        if isinstance(items, Response):
+            return items
+        return bulk_response(request, record_outcome_payloads(items, recorded_by=_person(request)))

@@ -1,0 +1,136 @@
+"""Recording outcomes: idempotent like touchpoints, and the customer's churn mark kept true."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from audit.models import Action
+from audit.services import audit_record
+from config.validation import Errors, moment_errors, retry_key_errors
+from customers.models import Customer
+from customers.services import customers_set_churned
+from outcomes.models import NOTE_MAX_LENGTH, Outcome, OutcomeKind
+
+
+@dataclass
+class OutcomeIn:
+    """One outcome as given (not yet validated); the customer by object, id or ref."""
+
+    kind: Any
+    occurred_at: Any
+    source: Any
+    external_id: Any
+    note: Any = ""
+    customer: Customer | None = None
+    customer_id: Any = None
+    customer_ref: Any = ""
+
+
+@dataclass
+class OutcomeResult:
+    status: Literal["created", "duplicate", "error"]
+    outcome: Outcome | None = None
+    errors: Errors = field(default_factory=dict)
+
+
+def validate_outcome(item: OutcomeIn, *, now: datetime | None = None) -> Errors:
+    errors: Errors = {}
+    if item.kind not in OutcomeKind.values:
+        errors["kind"] = [f"Unknown outcome {item.kind!r}; use one of: {', '.join(OutcomeKind.values)}."]
+    if moment := moment_errors(item.occurred_at, what="an outcome", now=now):
+        errors["occurred_at"] = moment
+    if not isinstance(item.note, str) or len(item.note) > NOTE_MAX_LENGTH:
+        errors["note"] = [f"Give text of at most {NOTE_MAX_LENGTH} characters."]
+    if item.customer is None and item.customer_id is None and not str(item.customer_ref or "").strip():
+        errors["customer_ref"] = ["Give customer_ref or customer (id)."]
+    errors.update(retry_key_errors(item.source, item.external_id))
+    return errors
+
+
+def _customers(items: Sequence[OutcomeIn]) -> tuple[dict[int, Customer], dict[str, Customer]]:
+    ids = {i.customer_id for i in items if i.customer is None and i.customer_id is not None}
+    refs = {str(i.customer_ref).strip() for i in items if i.customer is None and i.customer_id is None}
+    found = Customer.objects.filter(Q(pk__in=ids) | Q(ref__in=refs))
+    return {c.pk: c for c in found}, {c.ref: c for c in found}
+
+
+@transaction.atomic
+def outcomes_record_many(*, items: Sequence[OutcomeIn], recorded_by: User | None = None) -> list[OutcomeResult]:
+    """Record a batch: every valid outcome is stored; each invalid one gets its field
+    errors; a key (source, external_id) already stored answers `duplicate` with the stored
+    outcome. Results are in item order. The customers' churn marks follow."""
+    by_id, by_ref = _customers(items)
+    results: list[OutcomeResult] = []
+    touched: set[int] = set()
+    for item in items:
+        errors = validate_outcome(item)
+        customer = item.customer or (
+            by_id.get(item.customer_id) if item.customer_id is not None else by_ref.get(str(item.customer_ref).strip())
+        )
+        if customer is None and not errors:
+            field_name = "customer" if item.customer_id is not None else "customer_ref"
+            errors[field_name] = ["No such customer: an outcome is recorded for a customer who exists."]
+        if errors or customer is None:
+            results.append(OutcomeResult("error", errors=errors))
+            continue
+        key = {"source": item.source.strip(), "external_id": item.external_id.strip()}
+        existing = Outcome.objects.filter(**key).first()
+        if existing is not None:
+            results.append(OutcomeResult("duplicate", existing))
+            continue
+        try:
+            with transaction.atomic():  # a concurrent twin loses the race here, not the batch
+                stored = Outcome.objects.create(
+                    customer=customer,
+                    kind=item.kind,
+                    occurred_at=item.occurred_at,
+                    note=item.note.strip(),
+                    recorded_by=recorded_by,
+                    **key,
+                )
+        except IntegrityError:
+            results.append(OutcomeResult("duplicate", Outcome.objects.get(**key)))
+            continue
+        touched.add(customer.pk)
+        results.append(OutcomeResult("created", stored))
+    refresh_churn(touched)
+    return results
+
+
+def outcome_record(*, customer: Customer, recorded_by: User | None = None, **fields: Any) -> OutcomeResult:
+    [result] = outcomes_record_many(items=[OutcomeIn(customer=customer, **fields)], recorded_by=recorded_by)
+    return result
+
+
+@transaction.atomic
+def outcome_delete(*, outcome: Outcome, actor: Any, reason: str = "") -> None:
+    audit_record(
+        actor=actor,
+        action=Action.DELETE,
+        obj=outcome,
+        changes={"customer_id": outcome.customer_id, "kind": outcome.kind, "occurred_at": outcome.occurred_at},
+        reason=reason,
+    )
+    customer_id = outcome.customer_id
+    outcome.delete()
+    refresh_churn([customer_id])
+
+
+def refresh_churn(customer_ids: Iterable[int]) -> None:
+    """A customer is churned when their latest lifecycle outcome is a churn (a renewal or
+    an expansion after it means they were won back)."""
+    ids = list(customer_ids)
+    if not ids:
+        return
+    latest: dict[int, tuple[str, datetime]] = {}
+    rows = Outcome.objects.filter(customer_id__in=ids).order_by("customer_id", "occurred_at", "id")
+    for customer_id, kind, occurred_at in rows.values_list("customer_id", "kind", "occurred_at"):
+        latest[customer_id] = (kind, occurred_at)
+    customers_set_churned(
+        {cid: (latest[cid][1] if cid in latest and latest[cid][0] == OutcomeKind.CHURNED else None) for cid in ids}
+    )
