@@ -1,6 +1,13 @@
+from collections import defaultdict
+from dataclasses import dataclass, field
+
 from django.db.models import F, Q
 
 from customers.models import Customer
+from interactions.models import RATING_RANGES, Interaction, RatingScale
+from memory.calibration import Answer
+from memory.engine import Touch
+from memory.services import TOUCH_FIELDS, touch_from_row
 
 
 def stale_customer_ids(*, limit: int) -> list[int]:
@@ -25,3 +32,30 @@ def remembered_worse_than_lived(prefix: str = "") -> Q:
     return Q(**{f"{prefix}memory__lived_score__isnull": False}) & Q(
         **{f"{prefix}memory__score__lt": F(f"{prefix}memory__lived_score") - DIVERGENCE_POINTS}
     )
+
+
+@dataclass
+class TouchHistory:
+    """One customer's touches in order, their survey answers (rating scaled 0..1) and the
+    ids of the survey touches (an answer is an outcome, not something to predict from)."""
+
+    touches: list[Touch] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+    survey_ids: set[int] = field(default_factory=set)
+
+
+def touch_histories() -> dict[int, TouchHistory]:
+    """Every customer's history, read in one ordered pass (calibration and backtests)."""
+    histories: dict[int, TouchHistory] = defaultdict(TouchHistory)
+    rows = Interaction.objects.order_by("customer_id", "occurred_at", "id").values_list(
+        "customer_id", "rating", "rating_scale", *TOUCH_FIELDS
+    )
+    for customer_id, rating, scale, *touch_row in rows.iterator(chunk_size=5000):
+        touch = touch_from_row(tuple(touch_row))
+        history = histories[customer_id]
+        history.touches.append(touch)
+        if rating is not None and scale:
+            low, high = RATING_RANGES[RatingScale(scale)]
+            history.answers.append(Answer(at=touch.at, rating=(rating - low) / (high - low)))
+            history.survey_ids.add(touch.id)
+    return dict(histories)

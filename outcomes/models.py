@@ -43,3 +43,39 @@ class Outcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.occurred_at:%Y-%m-%d}"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class BacktestRun(models.Model):
+    """One backtest, run in the background: at one cut-off, or at every quarter (rolling)."""
+
+    cutoff = models.DateTimeField(help_text="Scores from the touchpoints before this; outcomes in the window after.")
+    window_days = models.PositiveSmallIntegerField(default=90)
+    rolling = models.BooleanField(default=False, help_text="Also every quarter back to a year of history.")
+    status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    reports = models.JSONField(default=list, blank=True, help_text="One report per cut-off, the chosen one last.")
+    problem = models.TextField(blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="backtest_status_valid"),
+            models.CheckConstraint(condition=Q(window_days__gte=7, window_days__lte=730), name="backtest_window"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Backtest at {self.cutoff:%Y-%m-%d} ({self.window_days} days)"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (RunStatus.DONE, RunStatus.FAILED)

@@ -1,11 +1,13 @@
 """Recording outcomes: idempotent like touchpoints, and the customer's churn mark kept true."""
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -14,7 +16,12 @@ from audit.services import audit_record
 from config.validation import Errors, moment_errors, retry_key_errors
 from customers.models import Customer
 from customers.services import customers_set_churned
-from outcomes.models import NOTE_MAX_LENGTH, Outcome, OutcomeKind
+from memory.engine import SECONDS_PER_DAY
+from memory.services import memory_parameters
+from outcomes.backtest import backtest, rolling_cutoffs
+from outcomes.models import NOTE_MAX_LENGTH, BacktestRun, Outcome, OutcomeKind, RunStatus
+from outcomes.reports import report_data
+from outcomes.selectors import backtest_histories
 
 
 @dataclass
@@ -134,3 +141,52 @@ def refresh_churn(customer_ids: Iterable[int]) -> None:
     customers_set_churned(
         {cid: (latest[cid][1] if cid in latest and latest[cid][0] == OutcomeKind.CHURNED else None) for cid in ids}
     )
+
+
+@transaction.atomic
+def backtest_run_create(
+    *, cutoff: datetime, window_days: int, rolling: bool = False, created_by: User | None = None
+) -> BacktestRun:
+    """A run to be executed in the background (outcomes.tasks.schedule_backtest)."""
+    errors: Errors = {}
+    if moment := moment_errors(cutoff, what="a cut-off"):
+        errors["cutoff"] = moment
+    if not isinstance(window_days, int) or not 7 <= window_days <= 730:
+        errors["window_days"] = ["Give a window of 7 to 730 days."]
+    if errors:
+        raise ValidationError(errors)
+    return BacktestRun.objects.create(cutoff=cutoff, window_days=window_days, rolling=rolling, created_by=created_by)
+
+
+def backtest_run_execute(*, run_id: int, on_progress: Callable[[int], None] | None = None) -> None:
+    """Run (or run again) a backtest; its reports replace any earlier ones."""
+    run = BacktestRun.objects.filter(pk=run_id).first()
+    if run is None or run.status == RunStatus.DONE:
+        return
+    BacktestRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, progress=0)
+    started = time.monotonic()
+    histories = backtest_histories()
+    params = memory_parameters()
+    cutoffs = [run.cutoff.timestamp()]
+    if run.rolling and histories:
+        first = min((t.at for h in histories for t in h.touches), default=cutoffs[0])
+        cutoffs = sorted({*rolling_cutoffs(first, cutoffs[0] + run.window_days * SECONDS_PER_DAY,
+                                           window_days=run.window_days), cutoffs[0]})  # fmt: skip
+    reports = []
+    for done, cutoff in enumerate(cutoffs):
+
+        def progress(step: int, steps: int, done: int = done) -> None:
+            percent = int(100 * (done + step / steps) / len(cutoffs))
+            BacktestRun.objects.filter(pk=run.pk).update(progress=percent)
+            if on_progress:
+                on_progress(percent)
+
+        reports.append(report_data(backtest(histories, cutoff=cutoff, params=params,
+                                            window_days=run.window_days, progress=progress)))  # fmt: skip
+    BacktestRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.DONE, progress=100, reports=reports, seconds=time.monotonic() - started
+    )
+
+
+def backtest_run_failed(*, run_id: int, problem: str) -> None:
+    BacktestRun.objects.filter(pk=run_id).update(status=RunStatus.FAILED, problem=problem[:2000])

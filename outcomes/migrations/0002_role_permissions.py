@@ -2,10 +2,20 @@ from django.db import migrations
 
 # Everyone reads outcomes; managers and administrators record them (and the customer's
 # owner, from the customer page); administrators may also change and delete them.
+# Managers and administrators run and read backtests (granted by 0004, once the model is
+# there: `grant` skips codenames that do not exist yet).
 GRANTS = {
     "Support staff": ["view_outcome"],
-    "Managers": ["view_outcome", "add_outcome"],
-    "Administrators": ["view_outcome", "add_outcome", "change_outcome", "delete_outcome"],
+    "Managers": ["view_outcome", "add_outcome", "view_backtestrun", "add_backtestrun"],
+    "Administrators": [
+        "view_outcome",
+        "add_outcome",
+        "change_outcome",
+        "delete_outcome",
+        "view_backtestrun",
+        "add_backtestrun",
+        "delete_backtestrun",
+    ],
 }
 
 

@@ -1,14 +1,13 @@
 """python manage.py calibrate_memory: fit alpha, lambda, half-life to customers' ratings."""
 
-from collections import defaultdict
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from interactions.models import RATING_RANGES, Interaction, RatingScale
-from memory.calibration import Answer, CustomerRatings, calibrate
-from memory.services import TOUCH_FIELDS, memory_parameters, touch_from_row
+from memory.calibration import CustomerRatings, calibrate
+from memory.selectors import touch_histories
+from memory.services import memory_parameters
 
 
 class Command(BaseCommand):
@@ -80,19 +79,8 @@ class Command(BaseCommand):
         return f"The memory score does not beat the best baseline here ({best.name})."
 
     def _load(self) -> list[CustomerRatings]:
-        touches: dict[int, list[Any]] = defaultdict(list)
-        rows = Interaction.objects.order_by("customer_id", "occurred_at", "id").values_list(
-            "customer_id", "rating", "rating_scale", *TOUCH_FIELDS
-        )
-        answers: dict[int, list[Answer]] = defaultdict(list)
-        surveys: dict[int, set[int]] = defaultdict(set)
-        for customer_id, rating, scale, *touch_row in rows.iterator(chunk_size=5000):
-            touch = touch_from_row(tuple(touch_row))
-            touches[customer_id].append(touch)
-            if rating is not None and scale:
-                low, high = RATING_RANGES[RatingScale(scale)]
-                answers[customer_id].append(Answer(at=touch.at, rating=(rating - low) / (high - low)))
-                surveys[customer_id].add(touch.id)
         return [
-            CustomerRatings(cid, touches[cid], answers[cid], frozenset(surveys[cid])) for cid in touches if answers[cid]
+            CustomerRatings(cid, h.touches, h.answers, frozenset(h.survey_ids))
+            for cid, h in touch_histories().items()
+            if h.answers
         ]

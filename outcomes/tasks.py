@@ -1,0 +1,31 @@
+"""Thin Celery tasks for outcomes: take ids, call a service, safe to run twice."""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from config.tasking import enqueue_after_commit
+from outcomes.models import BacktestRun
+from outcomes.services import backtest_run_execute, backtest_run_failed
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    retry_backoff_max=60,
+    max_retries=3,
+    time_limit=3600,
+)
+def run_backtest(run_id: int) -> None:
+    try:
+        backtest_run_execute(run_id=run_id)
+    except (OperationalError, InterfaceError):
+        raise  # retried: the database will be back
+    except Exception as exc:
+        backtest_run_failed(run_id=run_id, problem=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def schedule_backtest(run: BacktestRun) -> None:
+    """On a worker, or without a broker on a background thread: never inside the request."""
+    enqueue_after_commit(run_backtest, run.pk, outside_request=True)
