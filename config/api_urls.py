@@ -10,7 +10,7 @@ from rest_framework.routers import DefaultRouter
 from customers.api import CustomerViewSet
 from interactions.api import InteractionViewSet
 from journeys.api import JourneyViewSet
-from outcomes.api import OutcomeViewSet
+from outcomes.api import BacktestRunViewSet, OutcomeViewSet
 
 
 class SchemaView(SpectacularAPIView):
@@ -30,6 +30,7 @@ router.register("interactions", InteractionViewSet, basename="interaction")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("journeys", JourneyViewSet, basename="journey")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
+router.register("backtests", BacktestRunViewSet, basename="backtest")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="schema"),

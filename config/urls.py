@@ -26,6 +26,8 @@ urlpatterns = [
     path("log/customers/", interaction_views.customer_options, name="customer-options"),
     path("log/complaints/", interaction_views.complaint_options, name="complaint-options"),
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("backtests/", outcome_views.backtests, name="backtests"),
+    path("backtests/<int:pk>/", outcome_views.backtest_detail, name="backtest-detail"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -3,9 +3,11 @@
 Each customer gets an archetype and a hidden day-by-day "satisfaction" that the story
 moves: incidents push it down, recoveries (more likely with a skilled owner) bring part
 of it back, and it drifts with the archetype. Touchpoints are sampled from that hidden
-satisfaction; survey answers (NPS) are sampled from it too, independently of how
-Rememberly scores memory. So calibrate_memory on the demo proves that the pipeline works
-end to end, not that the memory model is right: the science needs real survey answers.
+satisfaction; survey answers (NPS) and the quarterly renewal decisions (renew, expand,
+downgrade, churn) are sampled from it too, independently of how Rememberly scores
+memory. So calibrate_memory and the backtest on the demo prove that the pipeline works
+end to end, not that the memory model is right: the science needs real answers and
+real churn.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ class StoryTouch:
 class CustomerStory:
     archetype: str
     touches: list[StoryTouch] = field(default_factory=list)
+    # Contract decisions, one a quarter: (when, renewed | expanded | downgraded | churned).
+    outcomes: list[tuple[datetime, str]] = field(default_factory=list)
 
 
 def _clamp(value: float, low: float, high: float) -> float:
@@ -102,6 +106,20 @@ def _nps(satisfaction: float, recent_unrecovered: float, rng: random.Random) -> 
     return int(_clamp(round(answer), 0, 10))
 
 
+def _renewal(satisfaction: float, recent_unrecovered: float, rng: random.Random) -> str:
+    """The customer's own decision at a quarterly renewal: likelier to leave when unhappy
+    now and when an incident still hurts, independently of how Rememberly scores memory."""
+    leave = 1.0 / (1.0 + math.exp(2.4 + 2.5 * satisfaction - 1.6 * recent_unrecovered))
+    draw = rng.random()
+    if draw < leave:
+        return "churned"
+    if satisfaction > 0.5 and draw > 0.85:
+        return "expanded"
+    if satisfaction < -0.2 and draw > 0.8:
+        return "downgraded"
+    return "renewed"
+
+
 def customer_story(
     rng: random.Random, *, start: datetime, end: datetime, staff_skills: list[float], owner_index: int
 ) -> CustomerStory:
@@ -116,6 +134,7 @@ def customer_story(
 
     day = start
     next_survey = start + timedelta(days=rng.randint(45, 110))
+    next_renewal = start + timedelta(days=rng.randint(20, 91))
     channels, weights = zip(*CHANNEL_WEIGHTS.items(), strict=True)
     while day < end:
         satisfaction = _clamp(satisfaction + drift + rng.gauss(0.0, 0.01), -1, 1)
@@ -194,5 +213,12 @@ def customer_story(
                 )
             )
             next_survey = day + timedelta(days=rng.randint(75, 120))
+        if day >= next_renewal:
+            recent = sum(sev for when, sev in unrecovered if (day - when).days <= 120)
+            decision = _renewal(satisfaction, math.tanh(recent / 2.0), rng)
+            story.outcomes.append((day + timedelta(hours=9), decision))
+            if decision == "churned":
+                break  # gone: nobody logs touchpoints with a former customer
+            next_renewal = day + timedelta(days=91)
         day += timedelta(days=1)
     return story

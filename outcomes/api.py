@@ -24,8 +24,9 @@ from integrations.pushing import (
     bulk_response,
     single_response,
 )
-from outcomes.models import NOTE_MAX_LENGTH, Outcome, OutcomeKind
-from outcomes.services import OutcomeIn, OutcomeResult, outcomes_record_many
+from outcomes.models import NOTE_MAX_LENGTH, BacktestRun, Outcome, OutcomeKind
+from outcomes.services import OutcomeIn, OutcomeResult, backtest_run_create, outcomes_record_many
+from outcomes.tasks import schedule_backtest
 
 
 class OutcomeInSerializer(serializers.Serializer):
@@ -169,3 +170,47 @@ class OutcomeViewSet(viewsets.ReadOnlyModelViewSet):
         if isinstance(items, Response):
             return items
         return bulk_response(request, record_outcome_payloads(items, recorded_by=_person(request)))
+
+
+class BacktestRequestSerializer(serializers.Serializer):
+    cutoff = AwareDateTimeField(help_text="Scores from the touchpoints before it; outcomes in the window after.")
+    window_days = serializers.IntegerField(min_value=7, max_value=730, default=90)
+    rolling = serializers.BooleanField(default=False, help_text="Also at every quarter before the cut-off.")
+
+
+class BacktestRunSerializer(serializers.ModelSerializer):
+    reports = serializers.JSONField(
+        read_only=True,
+        help_text="One report per cut-off (the chosen one last): customers, churned, surveyed, per predictor "
+        "spearman_survey / churn_auc / brier as {value, low, high, n} (95% bootstrap interval), at_risk_precision, "
+        "at_risk_recall, deciles, enough_for_churn, enough_for_surveys, verdict.",
+    )
+
+    class Meta:
+        model = BacktestRun
+        fields = ["id", "cutoff", "window_days", "rolling", "status", "progress", "seconds", "problem", "reports"]
+        read_only_fields = fields
+
+
+@extend_schema(tags=["backtests"])
+class BacktestRunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Backtests of the memory score against outcomes: start one (full keys, managers), read
+    its progress and report (read keys, managers)."""
+
+    lookup_value_regex = ID_PATTERN
+    serializer_class = BacktestRunSerializer
+    pagination_class = NewestFirst
+    read_permission = "outcomes.view_backtestrun"
+    write_permission = "outcomes.add_backtestrun"
+
+    def get_queryset(self) -> QuerySet[BacktestRun]:
+        return BacktestRun.objects.all()
+
+    @extend_schema(request=BacktestRequestSerializer, responses={202: BacktestRunSerializer})
+    def create(self, request: Request) -> Response:
+        """Queue a backtest; poll the returned run until its status is done."""
+        parsed = BacktestRequestSerializer(data=request.data)
+        parsed.is_valid(raise_exception=True)
+        run = backtest_run_create(created_by=_person(request), **parsed.validated_data)
+        schedule_backtest(run)
+        return Response(BacktestRunSerializer(run).data, status=202)

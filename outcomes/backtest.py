@@ -270,7 +270,9 @@ def _predictor_result(name: str, rows: list[_Row], rng: np.random.Generator) -> 
 
 
 def _deciles(rows: list[_Row]) -> list[Decile]:
-    scored = sorted((r.features[MEMORY], r) for r in rows if r.features[MEMORY] is not None)
+    scored = sorted(
+        ((r.features[MEMORY], r) for r in rows if r.features[MEMORY] is not None), key=lambda item: item[0] or 0.0
+    )
     if len(scored) < DECILES:
         return []
     result = []

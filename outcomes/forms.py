@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -29,3 +29,21 @@ class OutcomeForm(forms.Form):
     def occurred_at(self) -> datetime:
         """Midday of the chosen day, in the product's time zone: a date has no hour."""
         return timezone.make_aware(datetime.combine(self.cleaned_data["occurred_on"], time(12)))
+
+
+class BacktestForm(forms.Form):
+    cutoff = forms.DateField(
+        label="Cut-off date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Scores are computed from the touchpoints before it; outcomes are read after it.",
+    )
+    window_days = forms.IntegerField(min_value=7, max_value=730, initial=90, label="Window (days)")
+    rolling = forms.BooleanField(required=False, label="Also every quarter before it (does it hold over time?)")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("cutoff", timezone.localdate() - timedelta(days=90))
+
+    def cutoff_at(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.cleaned_data["cutoff"], time.min))

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Q
 
 from audit.models import Action
@@ -164,6 +164,16 @@ def backtest_run_execute(*, run_id: int, on_progress: Callable[[int], None] | No
     if run is None or run.status == RunStatus.DONE:
         return
     BacktestRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, progress=0)
+    try:
+        _execute(run, on_progress)
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: the task's retry runs it again
+    except Exception as exc:
+        backtest_run_failed(run_id=run.pk, problem=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _execute(run: BacktestRun, on_progress: Callable[[int], None] | None) -> None:
     started = time.monotonic()
     histories = backtest_histories()
     params = memory_parameters()

@@ -5,7 +5,7 @@ from django.db import InterfaceError, OperationalError
 
 from config.tasking import enqueue_after_commit
 from outcomes.models import BacktestRun
-from outcomes.services import backtest_run_execute, backtest_run_failed
+from outcomes.services import backtest_run_execute
 
 
 @shared_task(
@@ -17,13 +17,7 @@ from outcomes.services import backtest_run_execute, backtest_run_failed
     time_limit=3600,
 )
 def run_backtest(run_id: int) -> None:
-    try:
-        backtest_run_execute(run_id=run_id)
-    except (OperationalError, InterfaceError):
-        raise  # retried: the database will be back
-    except Exception as exc:
-        backtest_run_failed(run_id=run_id, problem=f"{type(exc).__name__}: {exc}")
-        raise
+    backtest_run_execute(run_id=run_id)  # marks the run failed on anything but a database outage
 
 
 def schedule_backtest(run: BacktestRun) -> None:

@@ -19,6 +19,7 @@ from customers.services import customer_create, segment_get_or_create
 from interactions.models import Interaction
 from interactions.services import interaction_record
 from memory.services import memory_backfill_history, memory_refresh
+from outcomes.services import OutcomeIn, outcomes_record_many
 
 DEMO_SOURCE = "demo"
 SEGMENTS = {
@@ -171,4 +172,11 @@ class Command(BaseCommand):
             )
             stored[index] = result.interaction
             created += result.created
+        outcomes_record_many(
+            items=[
+                OutcomeIn(customer=customer, kind=kind, occurred_at=at, source=DEMO_SOURCE,
+                          external_id=f"{customer.ref}-outcome-{n}")
+                for n, (at, kind) in enumerate(story.outcomes)
+            ]
+        )  # fmt: skip
         return created
