@@ -109,7 +109,7 @@ def _nps(satisfaction: float, recent_unrecovered: float, rng: random.Random) -> 
 def _renewal(satisfaction: float, recent_unrecovered: float, rng: random.Random) -> str:
     """The customer's own decision at a quarterly renewal: likelier to leave when unhappy
     now and when an incident still hurts, independently of how Rememberly scores memory."""
-    leave = 1.0 / (1.0 + math.exp(2.4 + 2.5 * satisfaction - 1.6 * recent_unrecovered))
+    leave = 1.0 / (1.0 + math.exp(2.9 + 2.5 * satisfaction - 1.6 * recent_unrecovered))
     draw = rng.random()
     if draw < leave:
         return "churned"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
@@ -14,6 +15,7 @@ from accounts.roles import SUPPORT_STAFF
 from customers.models import Customer
 from interactions.models import ImportJob, Interaction
 from memory.services import memory_refresh
+from outcomes.models import BacktestRun
 from tests.browser import ARTIFACTS, log_in, needs_chromium
 from tests.factories import CustomerFactory, UserFactory, record
 
@@ -49,7 +51,7 @@ def _scan(page: Page, url: str) -> list[str]:
     return found
 
 
-def _pages(customer: Customer, touchpoint: Interaction, job: ImportJob) -> dict[str, list[str]]:
+def _pages(customer: Customer, touchpoint: Interaction, job: ImportJob, run: BacktestRun) -> dict[str, list[str]]:
     shared = [
         "/",
         "/customers/",
@@ -60,7 +62,8 @@ def _pages(customer: Customer, touchpoint: Interaction, job: ImportJob) -> dict[
         "/log/",
         f"/customers/{customer.pk}/log/",
     ]
-    manager = [*shared, "/dashboard/", "/dashboard/?period=365"]
+    manager = [*shared, "/dashboard/", "/dashboard/?period=365", "/backtests/", f"/backtests/{run.pk}/",
+               f"/customers/{customer.pk}/outcomes/new/"]  # fmt: skip
     return {
         "staff_member": shared,
         "manager": manager,
@@ -75,6 +78,8 @@ def test_axe_finds_no_serious_violation_on_any_page(
     user: User = request.getfixturevalue(persona)
     customer, touchpoint = _history(staff_member)
     job = ImportJob.objects.create(filename="history.csv", rows_total=2, rows_done=2, created=2, status="done")
+    call_command("backtest", "--cutoff", (timezone.localdate() - timedelta(days=15)).isoformat(), "--no-progress")
+    run = BacktestRun.objects.get()
     # axe is injected as a script; the product's CSP rightly forbids that, so only this
     # browser context sets it aside (test_browser.py holds the CSP itself).
     context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
@@ -82,8 +87,10 @@ def test_axe_finds_no_serious_violation_on_any_page(
     try:
         found = {url: _scan(page, f"{live_server}{url}") for url in ["/login/"]}
         log_in(page, str(live_server), user)
-        for url in _pages(customer, touchpoint, job)[persona]:
+        for url in _pages(customer, touchpoint, job, run)[persona]:
             found[url] = _scan(page, f"{live_server}{url}")
+            if url.startswith("/backtests/") and url != "/backtests/":
+                page.screenshot(path=ARTIFACTS / f"backtest-{persona}.png", full_page=True)
     finally:
         context.close()
     report = "\n".join(f"{url}: {v}" for url, violations in found.items() for v in violations)
