@@ -249,6 +249,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Two fields are called "kind": a customer's (business or person) and an outcome's.
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "customers.models.CustomerKind",
+        "OutcomeKindEnum": "outcomes.models.OutcomeKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "integrations.schema.document_errors",

@@ -14,11 +14,21 @@ from typing import Any
 from celery import Task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 
 logger = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 60
+
+# The options of every task that reads and writes the database: acknowledged only when
+# done (a worker killed mid-task leaves it queued), retried with capped backoff while the
+# database is unreachable.
+RETRY_ON_DATABASE_OUTAGE: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 5,
+    "retry_backoff_max": 60,
+}
 
 # Without a broker (the embedded demo) tasks run in-process. Work that waits on other
 # systems (webhook receivers) must still never run inside the request that caused it:

@@ -67,5 +67,11 @@ class ById(StrictCursorPagination):
     ordering = ("id",)
 
 
+class LatestFirst(StrictCursorPagination):
+    """Records without a time of their own (runs), the latest created first."""
+
+    ordering = ("-id",)
+
+
 class JourneysNewestFirst(StrictCursorPagination):
     ordering = ("-started_at", "-id")

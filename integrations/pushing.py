@@ -9,10 +9,28 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from integrations.fields import Text
 from integrations.models import APIKey, Scope
 
 BULK_MAX_ITEMS = 1000
 Status = Literal["created", "duplicate", "error"]
+
+
+class PushedRecord(serializers.Serializer):
+    """What every pushed record carries: its customer (id or reference) and the retry key.
+    Subclasses add their own fields; `customer_ref` says more for the kinds that create."""
+
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Customer id.")
+    customer_ref = Text(required=False, max_length=100, help_text="Customer's reference in your system.")
+    source = Text(  # type: ignore[assignment]  # a field named like Field.source
+        max_length=50, help_text="Your system's name; with external_id, the retry key."
+    )
+    external_id = Text(max_length=200, help_text="Your id for this record (a ticket, a contract).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "customer" not in attrs and not attrs.get("customer_ref"):
+            raise serializers.ValidationError({"customer_ref": ["Give customer_ref or customer (id)."]})
+        return attrs
 
 
 @dataclass(frozen=True)

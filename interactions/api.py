@@ -20,6 +20,7 @@ from integrations.pushing import (
     BulkResponseSerializer,
     DuplicateSerializer,
     Pushed,
+    PushedRecord,
     bulk_items,
     bulk_response,
     single_response,
@@ -47,10 +48,9 @@ class IdOrExternalIdField(serializers.Field):
         return value
 
 
-class TouchpointSerializer(serializers.Serializer):
+class TouchpointSerializer(PushedRecord):
     """One touchpoint as other systems send it (also a row of an import file)."""
 
-    customer = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Customer id.")
     customer_ref = Text(
         required=False, max_length=100, help_text="Customer's reference in your system; created when new."
     )
@@ -79,15 +79,6 @@ class TouchpointSerializer(serializers.Serializer):
     journey_ref = Text(
         required=False, allow_blank=True, max_length=100, help_text="Episode id in your system (order, ticket)."
     )
-    source = Text(  # type: ignore[assignment]  # a field named like Field.source
-        max_length=50, help_text="Your system's name; with external_id, the retry key."
-    )
-    external_id = Text(max_length=200, help_text="Your id for this touchpoint.")
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "customer" not in attrs and not attrs.get("customer_ref"):
-            raise serializers.ValidationError({"customer_ref": ["Give customer_ref or customer (id)."]})
-        return attrs
 
 
 def touchpoints_from(valid: list[dict[str, Any]], staff: dict[str, User]) -> list[TouchpointIn]:

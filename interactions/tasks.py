@@ -1,21 +1,13 @@
 """Thin Celery tasks for touchpoints: take ids, call a service, safe to run twice."""
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
-from config.tasking import enqueue_after_commit
+from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit
 from interactions.imports import import_job_run
 from interactions.models import ImportJob
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    retry_backoff_max=60,
-    max_retries=5,
-    time_limit=3600,
-)
+@shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=5, time_limit=3600)
 def run_import_job(job_id: int) -> None:
     import_job_run(job_id=job_id)
 

@@ -14,12 +14,13 @@ from rest_framework.response import Response
 from integrations.fields import AwareDateTimeField, Text
 from integrations.filters import UtcIsoDateTimeFilter
 from integrations.models import Scope
-from integrations.pagination import ID_PATTERN, NewestFirst
+from integrations.pagination import ID_PATTERN, LatestFirst, NewestFirst
 from integrations.pushing import (
     BULK_MAX_ITEMS,
     BulkResponseSerializer,
     DuplicateSerializer,
     Pushed,
+    PushedRecord,
     bulk_items,
     bulk_response,
     single_response,
@@ -29,23 +30,12 @@ from outcomes.services import OutcomeIn, OutcomeResult, backtest_run_create, out
 from outcomes.tasks import schedule_backtest
 
 
-class OutcomeInSerializer(serializers.Serializer):
-    """One outcome as other systems send it."""
+class OutcomeInSerializer(PushedRecord):
+    """One outcome as other systems send it; the customer must exist."""
 
-    customer = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1, help_text="Customer id.")
-    customer_ref = Text(required=False, max_length=100, help_text="Customer's reference in your system.")
     kind = serializers.ChoiceField(choices=OutcomeKind.choices)
     occurred_at = AwareDateTimeField(help_text="When it took effect, with time zone (ISO 8601).")
     note = Text(required=False, allow_blank=True, max_length=NOTE_MAX_LENGTH, default="")
-    source = Text(  # type: ignore[assignment]  # a field named like Field.source
-        max_length=50, help_text="Your system's name; with external_id, the retry key."
-    )
-    external_id = Text(max_length=200, help_text="Your id for this outcome (the contract or cancellation).")
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "customer" not in attrs and not attrs.get("customer_ref"):
-            raise serializers.ValidationError({"customer_ref": ["Give customer_ref or customer (id)."]})
-        return attrs
 
 
 class OutcomeSerializer(serializers.ModelSerializer):
@@ -199,7 +189,7 @@ class BacktestRunViewSet(viewsets.ReadOnlyModelViewSet):
 
     lookup_value_regex = ID_PATTERN
     serializer_class = BacktestRunSerializer
-    pagination_class = NewestFirst
+    pagination_class = LatestFirst
     read_permission = "outcomes.view_backtestrun"
     write_permission = "outcomes.add_backtestrun"
 

@@ -1,21 +1,13 @@
 """Thin Celery tasks for outcomes: take ids, call a service, safe to run twice."""
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
-from config.tasking import enqueue_after_commit
+from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit
 from outcomes.models import BacktestRun
 from outcomes.services import backtest_run_execute
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    retry_backoff_max=60,
-    max_retries=3,
-    time_limit=3600,
-)
+@shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=3, time_limit=3600)
 def run_backtest(run_id: int) -> None:
     backtest_run_execute(run_id=run_id)  # marks the run failed on anything but a database outage
 
