@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from customers.models import Customer
+from integrations.filters import TrueFalseFilter, is_true
 from integrations.pagination import ID_PATTERN, ById
 from memory.explain import explain
 from memory.models import Band, CustomerMemory, ScoreSnapshot
@@ -114,21 +115,18 @@ class CustomerFilter(django_filters.FilterSet):
     score_min = django_filters.NumberFilter(field_name="memory_score", lookup_expr="gte")
     score_max = django_filters.NumberFilter(field_name="memory_score", lookup_expr="lte")
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
-    churned = django_filters.BooleanFilter(
-        field_name="churned_at", lookup_expr="isnull", exclude=True, label="Churned (true) or not (false)"
-    )
-    remembered_worse_than_lived = django_filters.BooleanFilter(
+    churned = TrueFalseFilter(method="filter_churned", label="Churned (true) or not (false)")
+    remembered_worse_than_lived = TrueFalseFilter(
         method="filter_remembered_worse",
         label=f"Remembered at least {DIVERGENCE_POINTS:.0f} points worse than lived (true) or not (false)",
     )
 
-    def filter_remembered_worse(
-        self, queryset: QuerySet[Customer], name: str, value: bool | None
-    ) -> QuerySet[Customer]:
-        if value is None:
-            return queryset
+    def filter_churned(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        return queryset.filter(churned_at__isnull=not is_true(value))
+
+    def filter_remembered_worse(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
         worse = remembered_worse_than_lived()
-        return queryset.filter(worse) if value else queryset.exclude(worse)
+        return queryset.filter(worse) if is_true(value) else queryset.exclude(worse)
 
     class Meta:
         model = Customer

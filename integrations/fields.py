@@ -60,3 +60,16 @@ class AwareDateTimeField(serializers.DateTimeField):
         if in_utc is None:
             self.fail("range")
         return in_utc
+
+
+class StrictBoolean(serializers.BooleanField):
+    """JSON true or false, nothing else: 0, "yes" or "on" are refused, as the schema says.
+    (Touchpoints keep DRF's lenient booleans: CSV imports send them as text.)"""
+
+    default_error_messages = {"invalid": "Give true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid")
+        raise AssertionError("unreachable")  # pragma: no cover

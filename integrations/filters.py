@@ -30,3 +30,16 @@ class UtcIsoDateTimeField(IsoDateTimeField):
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+class TrueFalseFilter(django_filters.ChoiceFilter):
+    """`true` or `false` (the schema says so: a string enum); anything else is a 400 naming
+    the parameter, where a BooleanFilter silently ignores a value it cannot read. The
+    filter method receives the text; `is_true` reads it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[("true", "true"), ("false", "false")], **kwargs)
+
+
+def is_true(value: str) -> bool:
+    return value == "true"

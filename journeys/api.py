@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 
+from integrations.filters import TrueFalseFilter, is_true
 from integrations.pagination import ID_PATTERN, JourneysNewestFirst
 from journeys.models import CloseReason, Journey
 
@@ -37,13 +38,10 @@ class JourneySerializer(serializers.ModelSerializer):
 class JourneyFilter(django_filters.FilterSet):
     customer = django_filters.NumberFilter(field_name="customer_id")
     customer_ref = django_filters.CharFilter(field_name="customer__ref")
-    # A choice, not a BooleanFilter: that one ignores a value it cannot read instead of refusing it.
-    open = django_filters.ChoiceFilter(
-        choices=[("true", "true"), ("false", "false")], method="filter_open", label="Still open"
-    )
+    open = TrueFalseFilter(method="filter_open", label="Still open")
 
     def filter_open(self, queryset: QuerySet[Journey], name: str, value: str) -> QuerySet[Journey]:
-        return queryset.filter(closed_at__isnull=value == "true")
+        return queryset.filter(closed_at__isnull=is_true(value))
 
     class Meta:
         model = Journey

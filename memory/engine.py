@@ -173,16 +173,19 @@ def felt_impacts(touches: Sequence[Touch], params: MemoryParameters) -> Impacts:
     """Felt impact of every touch of a history given in time order, recoveries applied.
 
     A recovery (a positive touch that `resolves` an earlier negative one) softens the
-    complaint in proportion to how good, and how quick, the best recovery was. The first recovery earns
-    the recovery-paradox bonus only after the customer's first failure in the window, of
-    moderate severity, answered excellently and quickly (McCollough & Bharadwaj 1992;
+    complaint in proportion to how good, and how quick, the best recovery was. The first
+    excellent and quick recovery earns the recovery-paradox bonus, only after the customer's
+    first failure in the window and only if that failure was moderate (McCollough & Bharadwaj 1992;
     Maxham & Netemeyer 2002; Smith, Bolton & Wagner 1999 on speed).
     """
     values = {t.id: impact_on_arrival(t, params) for t in touches}
     by_id = {t.id: t for t in touches}
     best_quality: dict[int, float] = {}
     rank_floor: dict[int, float] = {}
-    first_recovery: dict[int, Touch] = {}
+    # The first recovery of each complaint that was excellent and quick: the one that can
+    # earn the paradox. A weaker answer linked before it does not take the bonus away
+    # (linking a recovery never lowers the score, docs/memory-score.md section 8).
+    paradox_candidate: dict[int, Touch] = {}
     for touch in touches:
         complaint = by_id.get(touch.resolves_id) if touch.resolves_id is not None else None
         if complaint is None or complaint.order_key >= touch.order_key:
@@ -193,7 +196,10 @@ def felt_impacts(touches: Sequence[Touch], params: MemoryParameters) -> Impacts:
         delay = touch.at - complaint.at
         quality = touch.raw_impact * math.pow(2.0, -delay / (params.recovery_half_life_days * SECONDS_PER_DAY))
         best_quality[complaint.id] = max(best_quality.get(complaint.id, 0.0), quality)
-        first_recovery.setdefault(complaint.id, touch)
+        excellent = touch.raw_impact >= params.paradox_min_recovery
+        quick = delay <= params.paradox_max_delay_days * SECONDS_PER_DAY
+        if excellent and quick:
+            paradox_candidate.setdefault(complaint.id, touch)
 
     failures = sorted(t.order_key for t in touches if t.is_failure)
     window = params.paradox_window_days * SECONDS_PER_DAY
@@ -207,15 +213,13 @@ def felt_impacts(touches: Sequence[Touch], params: MemoryParameters) -> Impacts:
         # out: it competes for the peak with the strength it had before any recovery.
         rank_floor[complaint_id] = strength_rank(impact_on_arrival(complaint, params), complaint.at, params)
 
-        recovery = first_recovery[complaint_id]
+        recovery = paradox_candidate.get(complaint_id)
         moderate = -complaint.raw_impact <= params.paradox_max_severity
-        excellent = recovery.raw_impact >= params.paradox_min_recovery
-        quick = recovery.at - complaint.at <= params.paradox_max_delay_days * SECONDS_PER_DAY
         # Failures strictly before this complaint and inside the window.
         earlier = bisect.bisect_left(failures, complaint.order_key) - bisect.bisect_left(
             failures, (complaint.at - window, -math.inf)
         )
-        if moderate and excellent and quick and earlier == 0 and params.paradox_bonus > 0.0:
+        if recovery is not None and moderate and earlier == 0 and params.paradox_bonus > 0.0:
             bonus[recovery.id] = params.paradox_bonus
     ranks = {t.id: strength_rank(values[t.id], t.at, params) for t in touches}
     for complaint_id, floor in rank_floor.items():

@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from integrations.fields import AwareDateTimeField, Text
+from integrations.fields import AwareDateTimeField, StrictBoolean, Text
 from integrations.filters import UtcIsoDateTimeFilter
 from integrations.models import Scope
 from integrations.pagination import ID_PATTERN, LatestFirst, NewestFirst
@@ -165,7 +165,7 @@ class OutcomeViewSet(viewsets.ReadOnlyModelViewSet):
 class BacktestRequestSerializer(serializers.Serializer):
     cutoff = AwareDateTimeField(help_text="Scores from the touchpoints before it; outcomes in the window after.")
     window_days = serializers.IntegerField(min_value=7, max_value=730, default=90)
-    rolling = serializers.BooleanField(default=False, help_text="Also at every quarter before the cut-off.")
+    rolling = StrictBoolean(default=False, help_text="Also at every quarter before the cut-off.")
 
 
 class BacktestRunSerializer(serializers.ModelSerializer):

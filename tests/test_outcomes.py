@@ -209,3 +209,9 @@ def test_deleting_the_churn_in_the_admin_clears_the_mark_on_the_record(client: C
     assert customer.churned_at is None and not Outcome.objects.exists()
     entry = AuditEntry.objects.get(object_type="outcomes.Outcome", action=Action.DELETE)
     assert entry.actor == administrator and entry.changes["kind"] == "churned"
+
+
+@pytest.mark.parametrize("value", ["maybe", "1", "-58800"])
+def test_a_churned_filter_that_is_not_true_or_false_is_a_400(value: str) -> None:
+    response = api("read").get(f"/api/v1/customers/?churned={value}")
+    assert response.status_code == 400 and "churned" in response.json()
