@@ -1,0 +1,119 @@
+"""Promises the docs make that no other test held: each test names the section it holds,
+and each would have caught one of the one-line bugs planted in issue 17."""
+
+import io
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.test import override_settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from customers.models import Customer
+from integrations.models import APIKey, WebhookDelivery, WebhookSubscription
+from memory.engine import SECONDS_PER_DAY, MemoryParameters, Touch, score_of
+from memory.models import CustomerMemory
+from memory.selectors import stale_customer_ids
+from memory.services import memory_parameters, memory_refresh
+from tests.factories import CustomerFactory, record
+
+P = MemoryParameters()
+
+
+def test_loss_aversion_comes_from_the_settings() -> None:
+    """docs/memory-score.md section 9: MEMORY_LOSS_AVERSION is the model's lambda."""
+    bad = [Touch(1, 0.0, 1, "fulfilment", "complaint", -1, 3)]
+    scores = [score_of(bad, SECONDS_PER_DAY, replace(P, loss_aversion=lam)) for lam in (1.5, 2.25, 3.0)]
+    assert scores[0] > scores[1] > scores[2]
+    with override_settings(MEMORY_MODEL={**settings.MEMORY_MODEL, "loss_aversion": 3.0}):
+        assert memory_parameters().loss_aversion == 3.0
+
+
+def test_softening_follows_the_best_recovery_not_the_first() -> None:
+    """docs/memory-score.md section 1: a complaint is softened by how good its best
+    recovery was (here the excellent one linked after a lukewarm one)."""
+    complaint = Touch(1, 0.0, 1, "fulfilment", "complaint", -2, 4)
+    lukewarm = Touch(2, 3600.0, 1, "fulfilment", "call", 1, 1, resolves_id=1)
+    excellent = Touch(3, 7200.0, 1, "fulfilment", "call", 2, 5, resolves_id=1)
+    as_of = 2 * SECONDS_PER_DAY
+    both = score_of([complaint, lukewarm, excellent], as_of, P)
+    lukewarm_unlinked = score_of([complaint, replace(lukewarm, resolves_id=None), excellent], as_of, P)
+    # The lukewarm link adds its own moment only; the softening is the excellent one's.
+    only_lukewarm = score_of([complaint, lukewarm, replace(excellent, resolves_id=None)], as_of, P)
+    assert both >= lukewarm_unlinked - 1e-9
+    assert both > only_lukewarm
+
+
+@pytest.mark.django_db
+def test_the_sweeper_finds_memories_behind_their_touchpoints_not_only_new_ones() -> None:
+    """docs/operations.md (What happens when something fails): the sweeper re-queues any
+    customer whose memory is behind its interactions."""
+    current, behind, never = (CustomerFactory.create() for _ in range(3))
+    for customer in (current, behind):
+        record(customer)
+        memory_refresh(customer_id=customer.pk)
+    record(behind, days=2)  # stored; its refresh task was lost
+    record(never, days=1)
+    assert set(stale_customer_ids(limit=10)) == {behind.pk, never.pk}
+
+
+@pytest.mark.django_db
+def test_changed_parameters_force_a_full_recompute() -> None:
+    """docs/memory-score.md section 9: a memory computed under other parameters is
+    recomputed from the whole history, not folded onward."""
+    customer = CustomerFactory.create()
+    record(customer, channel="complaint", valence=-2)
+    record(customer, days=1)
+    first = memory_refresh(customer_id=customer.pk)
+    with override_settings(MEMORY_MODEL={**settings.MEMORY_MODEL, "loss_aversion": 3.0}):
+        again = memory_refresh(customer_id=customer.pk)
+        assert again.full_recomputes == first.full_recomputes + 1
+        assert again.score < first.score
+    assert CustomerMemory.objects.get(customer=customer).parameters_fingerprint == again.parameters_fingerprint
+
+
+@pytest.mark.django_db
+def test_bulk_results_carry_each_items_own_index() -> None:
+    """docs/api.md section 3: results are reported by the index of the item in `items`."""
+    CustomerFactory.create(ref="C-1")
+    _, key = APIKey.objects.create_key(name="bulk", scope="full")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    item = {"customer_ref": "C-1", "channel": "call", "valence": 1, "source": "crm",
+            "occurred_at": (timezone.now() - timedelta(hours=1)).isoformat()}  # fmt: skip
+    items = [{**item, "external_id": f"i-{n}"} for n in range(4)]
+    items[2]["valence"] = 9
+    body = client.post("/api/v1/interactions/bulk/", {"items": items}, format="json").json()
+    assert [r["index"] for r in body["results"]] == [0, 1, 2, 3]
+    assert [r["status"] for r in body["results"]] == ["created", "created", "error", "created"]
+
+
+@pytest.mark.django_db
+def test_csv_imports_send_no_recorded_webhooks(tmp_path: Path, django_capture_on_commit_callbacks: Any) -> None:
+    """docs/api.md section 8: imports do not send interaction.recorded webhooks (history
+    is not news); a touchpoint pushed through the API does."""
+    WebhookSubscription.objects.create(
+        name="crm", url="https://hooks.example.com/r", secret="s" * 32, events=["interaction.recorded"]
+    )
+    CustomerFactory.create(ref="C-1")
+    path = tmp_path / "history.csv"
+    path.write_text(
+        "customer_ref,channel,valence,occurred_at,source,external_id\nC-1,call,1,2026-01-05T10:00:00Z,old,h-1\n"
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        call_command("import_interactions", str(path), "--no-progress", stdout=io.StringIO())
+    assert not WebhookDelivery.objects.exists()
+    _, key = APIKey.objects.create_key(name="push", scope="push")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    pushed = {"customer_ref": "C-1", "channel": "call", "valence": 1, "source": "crm", "external_id": "n-1",
+              "occurred_at": timezone.now().isoformat()}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=False):
+        assert client.post("/api/v1/interactions/", pushed, format="json").status_code == 201
+    assert WebhookDelivery.objects.filter(event="interaction.recorded").count() == 1
+    assert Customer.objects.count() == 1
