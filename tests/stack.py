@@ -8,10 +8,12 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -193,7 +195,9 @@ class Stack:
         )
 
     def start_beat(self) -> Service:
-        schedule = f"/tmp/rememberly-beat-{self.port}"  # noqa: S108 - a throwaway schedule file
+        # A schedule file of this stack's own, removed with it (stop()), never left in /tmp.
+        self._scratch = tempfile.mkdtemp(prefix="rememberly-beat-")
+        schedule = os.path.join(self._scratch, "celerybeat-schedule")
         return self._start(
             "celery beat",
             "celery",
@@ -210,6 +214,8 @@ class Stack:
     def stop(self) -> None:
         for service in reversed(self.services):
             service.stop()
+        if getattr(self, "_scratch", None):
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def logs(self) -> str:
         return "\n".join(f"--- {s.name} ---\n{s.log()}" for s in self.services)

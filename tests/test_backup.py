@@ -3,6 +3,7 @@ real: a restored copy holds the same customers, touchpoints and scores, and the 
 runs on it."""
 
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -44,7 +45,8 @@ def fingerprints(url: str) -> dict[str, str]:
 @pytest.fixture
 def restore_url() -> Iterator[str]:
     source = process_database_url()
-    url = f"{source}_restored"
+    # A name of this run's own: two runs on one server never restore into each other.
+    url = f"{source}_restored_{secrets.token_hex(4)}"
     server = source.rsplit("/", 1)[0] + "/postgres"
     drop = ["psql", server, "-qc", f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"']
     subprocess.run(drop, check=True)
