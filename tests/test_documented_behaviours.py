@@ -20,7 +20,7 @@ from memory.engine import SECONDS_PER_DAY, MemoryParameters, Touch, score_of
 from memory.models import CustomerMemory
 from memory.selectors import stale_customer_ids
 from memory.services import memory_parameters, memory_refresh
-from tests.factories import CustomerFactory, record
+from tests.factories import CustomerFactory, SegmentFactory, UserFactory, record
 
 P = MemoryParameters()
 
@@ -117,3 +117,100 @@ def test_csv_imports_send_no_recorded_webhooks(tmp_path: Path, django_capture_on
         assert client.post("/api/v1/interactions/", pushed, format="json").status_code == 201
     assert WebhookDelivery.objects.filter(event="interaction.recorded").count() == 1
     assert Customer.objects.count() == 1
+
+
+def _reader() -> APIClient:
+    _, key = APIKey.objects.create_key(name="reader", scope="read")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return client
+
+
+@pytest.mark.django_db
+def test_every_customer_filter_of_the_api_guide_narrows_the_list() -> None:
+    """docs/api.md section 5: kind, segment, owner, q and score_min each narrow the list."""
+    owner = UserFactory.create(username="olga")
+    enterprise = SegmentFactory.create(name="Enterprise")
+    alpha = CustomerFactory.create(ref="A-1", name="Alpha Trading", kind="business", segment=enterprise, owner=owner)
+    beta = CustomerFactory.create(ref="B-1", name="Beta Person", kind="person")
+    record(alpha, valence=2, intensity=5, at=timezone.now() - timedelta(hours=2))
+    record(beta, channel="complaint", valence=-2, at=timezone.now() - timedelta(hours=2))
+    for customer in (alpha, beta):
+        memory_refresh(customer_id=customer.pk)
+    client = _reader()
+
+    def refs(query: str) -> list[str]:
+        response = client.get(f"/api/v1/customers/?{query}")
+        assert response.status_code == 200, response.json()
+        return [c["ref"] for c in response.json()["results"]]
+
+    assert refs("kind=person") == ["B-1"]
+    assert refs("segment=Enterprise") == ["A-1"]
+    assert refs("owner=olga") == ["A-1"]
+    assert refs("q=trad") == ["A-1"]
+    assert refs("score_min=50") == ["A-1"]
+    assert refs("score_max=50") == ["B-1"]
+    assert refs("ordering=-memory_score") == ["A-1", "B-1"]
+    assert client.get("/api/v1/customers/?kind=robot").status_code == 400
+
+
+@pytest.mark.django_db
+def test_every_interaction_filter_of_the_api_guide_narrows_the_list() -> None:
+    """docs/api.md section 5: segment, staff, source, journey and occurred_before."""
+    staff = UserFactory.create(username="kim")
+    enterprise = SegmentFactory.create(name="Enterprise")
+    a, b = CustomerFactory.create(segment=enterprise), CustomerFactory.create()
+    now = timezone.now()
+    first = record(a, at=now - timedelta(days=10), staff=staff, source="helpdesk")
+    record(a, at=now - timedelta(days=1))
+    record(b, at=now - timedelta(days=2))
+    client = _reader()
+
+    def count(query: str) -> int:
+        response = client.get(f"/api/v1/interactions/?{query}")
+        assert response.status_code == 200, response.json()
+        return len(response.json()["results"])
+
+    assert count("segment=Enterprise") == 2
+    assert count("staff=kim") == 1
+    assert count("source=helpdesk") == 1
+    in_journey = a.interactions.filter(journey_id=first.journey_id).count()
+    assert count(f"journey={first.journey_id}") == in_journey >= 1
+    before = (now - timedelta(days=5)).isoformat().replace("+", "%2B")
+    assert count(f"occurred_before={before}") == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("size", ["0", "501", "ten", "-1"])
+def test_a_page_size_outside_1_to_500_is_a_400_naming_it(size: str) -> None:
+    """docs/api.md section 5: page_size is 1..500."""
+    response = _reader().get(f"/api/v1/interactions/?page_size={size}")
+    assert response.status_code == 400 and "page_size" in response.json()
+
+
+@pytest.mark.django_db
+def test_a_page_size_is_honoured_and_pages_do_not_shift_as_rows_arrive() -> None:
+    """docs/api.md section 5: new rows never shift a page you are reading."""
+    customer = CustomerFactory.create()
+    now = timezone.now()
+    for n in range(5):
+        record(customer, at=now - timedelta(days=n + 1))
+    client = _reader()
+    first = client.get("/api/v1/interactions/?page_size=2").json()
+    assert len(first["results"]) == 2
+    record(customer, at=now - timedelta(minutes=1))  # newest, lands before the cursor
+    rest = client.get(first["next"]).json()
+    seen = [i["id"] for i in first["results"]] + [i["id"] for i in rest["results"]]
+    assert len(seen) == len(set(seen)) == 4
+
+
+@pytest.mark.django_db
+def test_not_json_is_a_406_or_a_415() -> None:
+    """docs/api.md section 6: 406 when the Accept header asks for something else, 415 when
+    the body is not JSON."""
+    _, key = APIKey.objects.create_key(name="push", scope="full")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    assert client.get("/api/v1/interactions/", HTTP_ACCEPT="text/html").status_code == 406
+    response = client.generic("POST", "/api/v1/interactions/", "channel=call", content_type="text/plain")
+    assert response.status_code == 415
