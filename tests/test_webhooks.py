@@ -4,7 +4,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -282,3 +282,31 @@ def test_without_a_broker_a_slow_receiver_never_holds_up_the_request(receiver: R
     assert WebhookDelivery.objects.filter(status="delivered").count() == 3, list(
         WebhookDelivery.objects.values_list("status", "attempts", "last_error")
     )
+
+
+def test_the_body_and_headers_are_as_the_api_guide_says(
+    receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    """docs/api.md section 7: the documented payload fields, `event`, `delivery` (the same
+    on a retry) and `sent_at` in the body; the event, delivery and signature headers."""
+    _subscribe(receiver, Event.INTERACTION_RECORDED)
+    receiver.script = [503]  # the first attempt fails; the retry carries the same delivery id
+    customer = CustomerFactory.create(ref="ACME")
+    with django_capture_on_commit_callbacks(execute=False):  # delivered by hand below
+        interaction = record(customer, channel="email", valence=1, at=timezone.now(), source="crm", external_id="m-1")
+    delivery = WebhookDelivery.objects.get()
+    assert webhook_deliver(delivery_id=delivery.pk) is False
+    assert webhook_deliver(delivery_id=delivery.pk) is True
+    assert len(receiver.requests) == 2
+    for headers, body in receiver.requests:
+        payload = json.loads(body)
+        assert headers["Content-Type"] == "application/json"
+        assert headers["X-Rememberly-Event"] == payload["event"] == "interaction.recorded"
+        assert headers["X-Rememberly-Delivery"] == str(payload["delivery"]) == str(delivery.pk)
+        assert headers[HEADER].startswith("t=") and ",v1=" in headers[HEADER]
+        assert datetime.fromisoformat(payload["sent_at"].replace("Z", "+00:00")).tzinfo is not None
+        assert set(payload["interaction"]) >= {
+            "id", "customer", "customer_ref", "channel", "valence", "occurred_at", "source", "external_id",
+        }  # fmt: skip
+        assert payload["interaction"]["id"] == interaction.pk
+        assert (payload["interaction"]["source"], payload["interaction"]["external_id"]) == ("crm", "m-1")
