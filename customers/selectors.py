@@ -162,6 +162,7 @@ class ScoredFirst:
         # No join with the memory rows: the anti-join reads only the memory table's key.
         self.unscored = customers.select_related("segment", "owner").filter(~scored).order_by(*NAME_ORDER)
         self._split: int | None = None
+        self._count: int | None = None
 
     def split(self) -> int:
         """How many customers have a memory: where the unscored ones begin."""
@@ -170,7 +171,9 @@ class ScoredFirst:
         return self._split
 
     def count(self) -> int:
-        return self.everyone.count()
+        if self._count is None:  # asked by the Paginator and by split(): one query
+            self._count = self.everyone.count()
+        return self._count
 
     def __len__(self) -> int:
         return self.count()

@@ -66,6 +66,21 @@ def _customers(items: Sequence[OutcomeIn]) -> tuple[dict[int, Customer], dict[st
     return {c.pk: c for c in found}, {c.ref: c for c in found}
 
 
+def _stored(items: Sequence[OutcomeIn]) -> dict[tuple[str, str], Outcome]:
+    """The outcomes already stored under the batch's keys, in one query."""
+    keys = {
+        (item.source.strip(), item.external_id.strip())
+        for item in items
+        if isinstance(item.source, str) and isinstance(item.external_id, str)
+    }
+    if not keys:
+        return {}
+    candidates = Outcome.objects.filter(
+        source__in={source for source, _ in keys}, external_id__in={external for _, external in keys}
+    )
+    return {(o.source, o.external_id): o for o in candidates if (o.source, o.external_id) in keys}
+
+
 @transaction.atomic
 def outcomes_record_many(*, items: Sequence[OutcomeIn], recorded_by: User | None = None) -> list[OutcomeResult]:
     """Record a batch: every valid outcome is stored; each invalid one gets its field
@@ -74,6 +89,7 @@ def outcomes_record_many(*, items: Sequence[OutcomeIn], recorded_by: User | None
     by_id, by_ref = _customers(items)
     results: list[OutcomeResult] = []
     touched: set[int] = set()
+    stored_by_key = _stored(items)
     for item in items:
         errors = validate_outcome(item)
         customer = item.customer or (
@@ -86,7 +102,7 @@ def outcomes_record_many(*, items: Sequence[OutcomeIn], recorded_by: User | None
             results.append(OutcomeResult("error", errors=errors))
             continue
         key = {"source": item.source.strip(), "external_id": item.external_id.strip()}
-        existing = Outcome.objects.filter(**key).first()
+        existing = stored_by_key.get((key["source"], key["external_id"]))
         if existing is not None:
             results.append(OutcomeResult("duplicate", existing))
             continue
@@ -103,6 +119,7 @@ def outcomes_record_many(*, items: Sequence[OutcomeIn], recorded_by: User | None
         except IntegrityError:
             results.append(OutcomeResult("duplicate", Outcome.objects.get(**key)))
             continue
+        stored_by_key[key["source"], key["external_id"]] = stored  # a repeat later in the batch
         touched.add(customer.pk)
         results.append(OutcomeResult("created", stored))
     refresh_churn(touched)
