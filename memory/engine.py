@@ -86,6 +86,50 @@ class MemoryParameters:
         return math.pow(2.0, -seconds / self.half_life_seconds)
 
 
+# What each parameter means and the range it may take: the model's editor checks a version
+# against these (docs/memory-score.md section 9 gives the source of every default).
+PARAMETER_LIMITS: dict[str, tuple[float, float, str]] = {
+    "loss_aversion": (1.0, 5.0, "Loss aversion (λ): how much more a bad moment weighs than a good one"),
+    "peak_end_weight": (0.0, 1.0, "Peak-end weight (α): peak and end against the journey's mean"),
+    "half_life_days": (7.0, 730.0, "Half-life of a memory, in days"),
+    "repeat_failure_weight": (0.0, 2.0, "Repeated failures (ρ): weight of every bad moment but the worst"),
+    "repeat_failure_cap": (0.0, 10.0, "Cap on repeated failures, in multiples of the worst"),
+    "recovery_softening": (0.0, 1.0, "Recovery softening: share of a complaint's sting a perfect recovery removes"),
+    "recovery_half_life_days": (1.0, 365.0, "Recovery half-life: days after which a recovery softens half as much"),
+    "first_contact_quality": (0.0, 1.0, "Quality of a complaint resolved on first contact, as a recovery"),
+    "paradox_window_days": (0.0, 1825.0, "Recovery paradox: window after a first failure, in days"),
+    "paradox_max_severity": (0.0, 1.0, "Recovery paradox: the most severe failure it applies to"),
+    "paradox_min_recovery": (0.0, 1.0, "Recovery paradox: the least good recovery that earns it"),
+    "paradox_max_delay_days": (0.0, 90.0, "Recovery paradox: the slowest recovery that earns it, in days"),
+    "paradox_bonus": (0.0, 1.0, "Recovery paradox: the bonus (β)"),
+    "display_scale": (0.05, 20.0, "Display scale: where the score turns from linear to logarithmic"),
+    "display_slope": (0.1, 10.0, "Display slope: how steeply the score leaves 50"),
+    "at_risk_below": (1.0, 99.0, "At-risk band: scores below this"),
+    "good_above": (1.0, 99.0, "Good band: scores above this"),
+    "top_journeys": (1.0, 50.0, "Journeys kept whole in the running state"),
+}
+
+
+def parameter_problems(values: Mapping[str, Any]) -> dict[str, list[str]]:
+    """What is wrong with a set of parameters, by name; empty when they make a model."""
+    problems: dict[str, list[str]] = {}
+    for name, (low, high, _) in PARAMETER_LIMITS.items():
+        value = values.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            problems[name] = ["Give a number."]
+        elif not low <= value <= high:
+            problems[name] = [f"Give a number from {low:g} to {high:g}."]
+        elif name == "top_journeys" and value != int(value):
+            problems[name] = ["Give a whole number."]
+    unknown = sorted(set(values) - set(PARAMETER_LIMITS))
+    if unknown:
+        problems["parameters"] = [f"Unknown parameter: {', '.join(unknown)}."]
+    low_band, high_band = values.get("at_risk_below"), values.get("good_above")
+    if not problems.get("at_risk_below") and not problems.get("good_above") and low_band >= high_band:  # type: ignore[operator]
+        problems["good_above"] = ["The good band must start above the at-risk band."]
+    return problems
+
+
 @dataclass(frozen=True)
 class Touch:
     """One interaction, reduced to what memory needs. `at` is UTC epoch seconds."""

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -8,12 +9,10 @@ class Band(models.TextChoices):
     GOOD = "good", "Good"
 
 
-class CustomerMemory(models.Model):
-    """The running memory of one customer: the engine's state and its latest reading."""
+class MemoryReading(models.Model):
+    """The engine's state of one customer and its reading: what a memory row holds, and what
+    a scoring version stages for every customer before it goes live."""
 
-    customer = models.OneToOneField(
-        "customers.Customer", primary_key=True, on_delete=models.CASCADE, related_name="memory"
-    )
     score = models.FloatField(default=50.0)
     band = models.CharField(max_length=16, choices=Band.choices, default=Band.NEUTRAL)
     value = models.FloatField(default=0.0, help_text="Remembered value before display scaling.")
@@ -36,6 +35,17 @@ class CustomerMemory(models.Model):
     full_recomputes = models.PositiveIntegerField(default=0)
     next_touch_gain = models.FloatField(
         default=0.0, help_text="Score points one very good call now would add (as of score_as_of)."
+    )
+
+    class Meta:
+        abstract = True
+
+
+class CustomerMemory(MemoryReading):
+    """The running memory of one customer: the engine's state and its latest reading."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", primary_key=True, on_delete=models.CASCADE, related_name="memory"
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -77,3 +87,88 @@ class ScoreSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.day}: {self.score:.0f}"
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    APPLYING = "applying", "Applying"
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+    DISCARDED = "discarded", "Discarded"
+
+
+class ApplyPhase(models.TextChoices):
+    IDLE = "", "Idle"
+    # Every customer's memory is computed under the version into StagedMemory rows, while
+    # the pages go on serving the scores of the version in force.
+    COMPUTING = "computing", "Computing every score"
+    # The version is in force; the staged rows replace the live ones, a chunk at a time.
+    SWITCHING = "switching", "Switching scores over"
+
+
+class ScoringVersion(models.Model):
+    """One set of the memory model's numbers: its parameters (display mapping and band
+    thresholds among them) and the default intensity of each channel. Administrators edit
+    a draft, preview it, and apply it; exactly one version is in force at a time, and the
+    one before it can be brought back. Without any, the environment's MEMORY_MODEL is."""
+
+    number = models.PositiveIntegerField(unique=True)
+    status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    parameters = models.JSONField(help_text="MemoryParameters, every field.")
+    channel_intensities = models.JSONField(default=dict, help_text="Default intensity (1-5) of each channel.")
+    note = models.TextField(blank=True, help_text="What this version changes and why.")
+    origin = models.CharField(max_length=32, default="edited", help_text="edited, environment or calibration.")
+    calibration = models.JSONField(default=dict, blank=True, help_text="The fit behind a calibrated draft.")
+    based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    applied_at = models.DateTimeField(null=True, blank=True)
+    apply_reason = models.TextField(blank=True)
+    apply_phase = models.CharField(max_length=16, choices=ApplyPhase.choices, default=ApplyPhase.IDLE, blank=True)
+    apply_done = models.PositiveIntegerField(default=0)
+    apply_total = models.PositiveIntegerField(default=0)
+    # The last customer id done in the current phase: a task that died resumes after it.
+    apply_cursor = models.BigIntegerField(default=0)
+    apply_problem = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=VersionStatus.values), name="scoring_version_status_valid"),
+            models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="one_active_scoring_version"),
+            # One change of the model at a time: a second apply would race the first.
+            models.UniqueConstraint(
+                fields=["apply_phase"], condition=~Q(apply_phase=""), name="one_scoring_version_applying"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"model version {self.number} ({self.get_status_display().lower()})"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.apply_phase != ApplyPhase.IDLE
+
+    @property
+    def percent_done(self) -> int:
+        return int(100 * self.apply_done / self.apply_total) if self.apply_total else 0
+
+
+class StagedMemory(MemoryReading):
+    """A customer's memory computed under a version being applied, not yet live; `journeys`
+    holds the remembered values of their journeys under it ([id, value, salience, peak, end])."""
+
+    version = models.ForeignKey(ScoringVersion, on_delete=models.CASCADE, related_name="staged")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    journeys = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "customer"], name="one_staged_memory_per_version")]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} under version {self.version_id}: {self.score:.0f}"

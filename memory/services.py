@@ -4,20 +4,42 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import time as time_module
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from audit.models import Action
+from audit.services import audit_record
 from customers.models import Customer
-from interactions.models import Interaction
+from interactions.models import MAX_INTENSITY, MIN_INTENSITY, ChannelDefault, Interaction
 from journeys.models import Journey
-from memory.engine import JourneyMemory, MemoryParameters, MemoryState, Touch, expected_gain, recompute
-from memory.models import CustomerMemory, ScoreSnapshot
+from memory.engine import (
+    JourneyMemory,
+    MemoryParameters,
+    MemoryState,
+    Touch,
+    expected_gain,
+    parameter_problems,
+    recompute,
+)
+from memory.models import (
+    ApplyPhase,
+    CustomerMemory,
+    MemoryReading,
+    ScoreSnapshot,
+    ScoringVersion,
+    StagedMemory,
+    VersionStatus,
+)
 
 TOUCH_FIELDS = (
     "id",
@@ -33,7 +55,10 @@ TOUCH_FIELDS = (
 
 
 def memory_parameters() -> MemoryParameters:
-    return MemoryParameters.from_mapping(settings.MEMORY_MODEL)
+    """The parameters in force: the active scoring version's, or before any version was
+    made, the environment's (settings.MEMORY_MODEL)."""
+    active = ScoringVersion.objects.filter(status=VersionStatus.ACTIVE).values_list("parameters", flat=True).first()
+    return MemoryParameters.from_mapping(active if active is not None else settings.MEMORY_MODEL)
 
 
 def parameters_fingerprint(params: MemoryParameters) -> str:
@@ -144,8 +169,11 @@ def _save_snapshots(snapshots: list[ScoreSnapshot]) -> None:
     )
 
 
-def _write_journeys(journeys: dict[int, JourneyMemory], params: MemoryParameters) -> None:
-    values = [
+JourneyRow = tuple[int, float, float, int | None, int | None]  # id, value, salience, peak, end
+
+
+def _journey_rows(journeys: dict[int, JourneyMemory], params: MemoryParameters) -> list[JourneyRow]:
+    return [
         (
             j.journey_id,
             j.value_at_end(params),
@@ -155,6 +183,9 @@ def _write_journeys(journeys: dict[int, JourneyMemory], params: MemoryParameters
         )
         for j in journeys.values()
     ]
+
+
+def _write_journeys(values: list[JourneyRow]) -> None:
     if not values:
         return
     if connection.vendor == "postgresql":
@@ -227,19 +258,26 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
     ctx = _Context.load([customer_id], [state], now, params)
     _save_snapshots([_update_memory(memory, state, max_id, (history_version, rewrite_version), ctx)])
     memory.save()
-    _write_journeys(journeys, params)
+    _write_journeys(_journey_rows(journeys, params))
     if memory.band != previous_band:
         _notify_band_change(memory, ref, previous_band, now)
     return memory
 
 
-@transaction.atomic
-def memory_recompute_many(*, customer_ids: list[int], as_of: datetime | None = None) -> int:
-    """Recompute these customers' memories from their whole histories, in a few statements
-    for the lot (recompute_scores, seeding): the same result as memory_refresh with
-    force_recompute for each, without its dozen queries per customer. Returns how many."""
-    now = as_of or timezone.now()
-    # Customer rows first, in id order: the lock order every writer uses.
+@dataclass
+class _Recomputed:
+    """One customer's memory computed from their whole history, not yet stored."""
+
+    memory: CustomerMemory
+    ref: str
+    previous_band: str
+    snapshot: ScoreSnapshot
+    journeys: list[JourneyRow]
+
+
+def _recompute_locked(customer_ids: list[int], now: datetime, params: MemoryParameters) -> list[_Recomputed]:
+    """Lock these customers (in id order: the lock order every writer uses) and compute
+    their memories from their whole histories, in a few statements for the lot."""
     customers = list(
         Customer.objects.select_for_update()
         .filter(pk__in=customer_ids)
@@ -254,32 +292,48 @@ def memory_recompute_many(*, customer_ids: list[int], as_of: datetime | None = N
         .values_list("customer_id", *TOUCH_FIELDS)
     ):
         touches[row[0]].append(touch_from_row(row[1:]))
-    params = memory_parameters()
     results = {pk: recompute(touches[pk], params) for pk in ids}
     ctx = _Context.load(ids, [r.state for r in results.values()], now, params)
     existing = {m.customer_id: m for m in CustomerMemory.objects.filter(customer_id__in=ids)}
-    memories, snapshots, changed = [], [], []
-    journeys: dict[int, JourneyMemory] = {}
+    done = []
     for pk, history_version, rewrite_version, ref in customers:
         memory = existing.get(pk) or CustomerMemory(customer_id=pk)
         previous_band = memory.band
         max_id = max((t.id for t in touches[pk]), default=0)
-        snapshots.append(_update_memory(memory, results[pk].state, max_id, (history_version, rewrite_version), ctx))
+        snapshot = _update_memory(memory, results[pk].state, max_id, (history_version, rewrite_version), ctx)
         memory.full_recomputes += 1
         memory.updated_at = now
-        memories.append(memory)
-        journeys.update(results[pk].journeys)
-        if memory.band != previous_band:
-            changed.append((memory, ref, previous_band))
-    fields = [f.name for f in CustomerMemory._meta.concrete_fields if not f.primary_key]
+        done.append(_Recomputed(memory, ref, previous_band, snapshot, _journey_rows(results[pk].journeys, params)))
+    return done
+
+
+MEMORY_FIELDS = [f.name for f in CustomerMemory._meta.concrete_fields if not f.primary_key]
+
+
+def _store(recomputed: list[_Recomputed], now: datetime) -> None:
+    """Make these memories live: memory rows, today's snapshots, journey values, and the
+    band-changed webhook of every customer whose band moved."""
     CustomerMemory.objects.bulk_create(
-        memories, update_conflicts=True, unique_fields=["customer"], update_fields=fields
+        [r.memory for r in recomputed], update_conflicts=True, unique_fields=["customer"], update_fields=MEMORY_FIELDS
     )
-    _save_snapshots(snapshots)
-    _write_journeys(journeys, params)
-    for memory, ref, previous_band in changed:
-        _notify_band_change(memory, ref, previous_band, now)
-    return len(ids)
+    _save_snapshots([r.snapshot for r in recomputed])
+    _write_journeys([row for r in recomputed for row in r.journeys])
+    for r in recomputed:
+        if r.memory.band != r.previous_band:
+            _notify_band_change(r.memory, r.ref, r.previous_band, now)
+
+
+@transaction.atomic
+def memory_recompute_many(
+    *, customer_ids: list[int], as_of: datetime | None = None, params: MemoryParameters | None = None
+) -> int:
+    """Recompute these customers' memories from their whole histories, in a few statements
+    for the lot (recompute_scores, seeding): the same result as memory_refresh with
+    force_recompute for each, without its dozen queries per customer. Returns how many."""
+    now = as_of or timezone.now()
+    recomputed = _recompute_locked(customer_ids, now, params or memory_parameters())
+    _store(recomputed, now)
+    return len(recomputed)
 
 
 def _next_touch_gain(state: MemoryState, ctx: _Context, max_id: int) -> float:
@@ -348,3 +402,326 @@ def memory_backfill_history(*, customer_id: int, start: date, end: date, every_d
         rows, update_conflicts=True, unique_fields=["customer", "day"], update_fields=["score", "band", "value"]
     )
     return len(rows)
+
+
+# -- scoring versions ------------------------------------------------------------------------
+# A change of the model's numbers is a draft; applying it computes every customer's memory
+# under it into StagedMemory rows while the pages serve the scores in force, then makes it
+# the version in force and switches the staged rows over a chunk at a time (a customer whose
+# history moved on meanwhile is recomputed on the spot). Rolling back applies the version
+# that was in force before, the same way. The sweeper recomputes any memory whose
+# fingerprint is not the active version's, so a crash anywhere costs time, never a score.
+
+VERSION_CHUNK = 500
+READING_FIELDS = [f.name for f in MemoryReading._meta.fields]
+
+
+def _channel_intensities() -> dict[str, int]:
+    return dict(ChannelDefault.objects.values_list("channel", "intensity"))
+
+
+def _next_version_number() -> int:
+    return (ScoringVersion.objects.aggregate(last=Max("number"))["last"] or 0) + 1
+
+
+def scoring_version_in_force(*, actor: Any = None) -> ScoringVersion:
+    """The active version; the first time, the environment's defaults are recorded as one,
+    so that history starts with what was in force and a rollback can return to it."""
+    active = ScoringVersion.objects.filter(status=VersionStatus.ACTIVE).first()
+    if active is not None:
+        return active
+    version = ScoringVersion.objects.create(
+        number=_next_version_number(),
+        status=VersionStatus.ACTIVE,
+        parameters=MemoryParameters.from_mapping(settings.MEMORY_MODEL).as_dict(),
+        channel_intensities=_channel_intensities(),
+        origin="environment",
+        note="The defaults from the environment (the MEMORY_* variables), in force before any version was made.",
+        applied_at=timezone.now(),
+    )
+    audit_record(actor=actor, action=Action.CREATE, obj=version, reason="recorded the model in force")
+    return version
+
+
+def _version_errors(parameters: Mapping[str, Any], intensities: Mapping[str, Any]) -> dict[str, list[str]]:
+    errors = parameter_problems(parameters)
+    channels = set(_channel_intensities())
+    for channel, intensity in intensities.items():
+        if channel not in channels:
+            errors[f"intensity_{channel}"] = [f"Unknown channel {channel!r}."]
+        elif (
+            isinstance(intensity, bool)
+            or not isinstance(intensity, int)
+            or not MIN_INTENSITY <= intensity <= MAX_INTENSITY
+        ):
+            errors[f"intensity_{channel}"] = [f"Give a whole number from {MIN_INTENSITY} to {MAX_INTENSITY}."]
+    return errors
+
+
+def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    return {name: (before.get(name), value) for name, value in after.items() if before.get(name) != value}
+
+
+@transaction.atomic
+def scoring_version_draft(
+    *,
+    actor: Any,
+    parameters: Mapping[str, Any] | None = None,
+    channel_intensities: Mapping[str, int] | None = None,
+    note: str = "",
+    origin: str = "edited",
+    calibration: Mapping[str, Any] | None = None,
+) -> ScoringVersion:
+    """A new draft: the version in force with these values changed."""
+    base = scoring_version_in_force(actor=actor)
+    values = {**base.parameters, **(parameters or {})}
+    intensities = {**_channel_intensities(), **base.channel_intensities, **(channel_intensities or {})}
+    if errors := _version_errors(values, intensities):
+        raise ValidationError(errors)
+    version = ScoringVersion.objects.create(
+        number=_next_version_number(),
+        parameters=values,
+        channel_intensities=intensities,
+        note=note,
+        origin=origin,
+        calibration=dict(calibration or {}),
+        based_on=base,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        obj=version,
+        changes={**_differences(base.parameters, values), **_differences(base.channel_intensities, intensities)},
+        reason=note,
+    )
+    return version
+
+
+def _locked(version: ScoringVersion) -> ScoringVersion:
+    return ScoringVersion.objects.select_for_update().get(pk=version.pk)
+
+
+@transaction.atomic
+def scoring_version_update(
+    *,
+    version: ScoringVersion,
+    actor: Any,
+    parameters: Mapping[str, Any],
+    channel_intensities: Mapping[str, int],
+    note: str,
+) -> ScoringVersion:
+    """Change a draft (only a draft: what was in force stays as it was, for the record)."""
+    version = _locked(version)
+    if version.status != VersionStatus.DRAFT:
+        raise ValidationError(
+            {
+                "version": [
+                    f"Version {version.number} is {version.get_status_display().lower()}; "
+                    "only a draft can change. Make a new draft."
+                ]
+            }
+        )
+    values = {**version.parameters, **parameters}
+    intensities = {**version.channel_intensities, **channel_intensities}
+    if errors := _version_errors(values, intensities):
+        raise ValidationError(errors)
+    changes = {**_differences(version.parameters, values), **_differences(version.channel_intensities, intensities)}
+    if note != version.note:
+        changes["note"] = (version.note, note)
+    version.parameters, version.channel_intensities, version.note = values, intensities, note
+    version.save(update_fields=["parameters", "channel_intensities", "note"])
+    audit_record(actor=actor, action=Action.UPDATE, obj=version, changes=changes)
+    return version
+
+
+@transaction.atomic
+def scoring_version_discard(*, version: ScoringVersion, actor: Any, reason: str = "") -> ScoringVersion:
+    version = _locked(version)
+    if version.status != VersionStatus.DRAFT:
+        raise ValidationError({"version": ["Only a draft can be discarded."]})
+    version.status = VersionStatus.DISCARDED
+    version.save(update_fields=["status"])
+    audit_record(
+        actor=actor, action=Action.UPDATE, obj=version, changes={"status": ("draft", "discarded")}, reason=reason
+    )
+    return version
+
+
+@transaction.atomic
+def scoring_version_apply(*, version: ScoringVersion, actor: Any, reason: str) -> ScoringVersion:
+    """Start making `version` the one in force (a draft, or a retired version brought back).
+    The work runs in the background: memory.tasks.schedule_scoring_version_apply."""
+    version = _locked(version)
+    errors: dict[str, list[str]] = {}
+    if not reason.strip():
+        errors["reason"] = ["Say why: it goes into the audit log beside your name."]
+    if version.status not in (VersionStatus.DRAFT, VersionStatus.RETIRED):
+        errors["version"] = [
+            f"Version {version.number} is {version.get_status_display().lower()}: it cannot be applied."
+        ]
+    busy = ScoringVersion.objects.select_for_update().exclude(apply_phase=ApplyPhase.IDLE).first()
+    if busy is not None:
+        errors["version"] = [f"Version {busy.number} is being applied; wait until it has finished."]
+    if errors:
+        raise ValidationError(errors)
+    scoring_version_in_force(actor=actor)  # so that the rollback has somewhere to go
+    StagedMemory.objects.filter(version=version).delete()
+    previous = version.status
+    version.status = VersionStatus.APPLYING
+    version.apply_phase = ApplyPhase.COMPUTING
+    version.apply_done, version.apply_cursor, version.apply_problem = 0, 0, ""
+    version.apply_total = Customer.objects.count()
+    version.apply_reason = reason.strip()
+    version.applied_by = actor if getattr(actor, "pk", None) else None
+    version.save()
+    audit_record(
+        actor=actor, action=Action.UPDATE, obj=version, changes={"status": (previous, "applying")}, reason=reason
+    )
+    return version
+
+
+def scoring_version_previous() -> ScoringVersion | None:
+    """The version in force before the active one: where a rollback goes."""
+    return ScoringVersion.objects.filter(status=VersionStatus.RETIRED).order_by("-applied_at", "-number").first()
+
+
+def scoring_version_rollback(*, actor: Any, reason: str) -> ScoringVersion:
+    previous = scoring_version_previous()
+    if previous is None:
+        raise ValidationError({"version": ["No earlier version to go back to."]})
+    return scoring_version_apply(version=previous, actor=actor, reason=f"Rollback: {reason}" if reason.strip() else "")
+
+
+def _customer_batches(after_id: int) -> list[int]:
+    return list(Customer.objects.filter(pk__gt=after_id).order_by("pk").values_list("pk", flat=True)[:VERSION_CHUNK])
+
+
+@transaction.atomic
+def _stage(version: ScoringVersion, params: MemoryParameters, customer_ids: list[int], now: datetime) -> None:
+    staged = [
+        StagedMemory(
+            version=version,
+            customer_id=r.memory.customer_id,
+            journeys=[list(row) for row in r.journeys],
+            **{name: getattr(r.memory, name) for name in READING_FIELDS},
+        )
+        for r in _recompute_locked(customer_ids, now, params)
+    ]
+    StagedMemory.objects.bulk_create(
+        staged,
+        update_conflicts=True,
+        unique_fields=["version", "customer"],
+        update_fields=[*READING_FIELDS, "journeys"],
+    )
+    ScoringVersion.objects.filter(pk=version.pk).update(
+        apply_cursor=customer_ids[-1], apply_done=version.apply_done + len(customer_ids)
+    )
+
+
+@transaction.atomic
+def _switch(version: ScoringVersion, params: MemoryParameters, customer_ids: list[int], now: datetime) -> None:
+    """Make the staged memories of these customers live; recompute the ones whose history
+    moved on since they were staged (or who came after)."""
+    current = {
+        pk: (history_version, rewrite_version)
+        for pk, history_version, rewrite_version in Customer.objects.select_for_update()
+        .filter(pk__in=customer_ids)
+        .order_by("pk")
+        .values_list("pk", "history_version", "rewrite_version")
+    }
+    refs = dict(Customer.objects.filter(pk__in=current).values_list("pk", "ref"))
+    staged = {
+        s.customer_id: s
+        for s in StagedMemory.objects.filter(version=version, customer_id__in=current)
+        if (s.history_version, s.rewrite_version) == current[s.customer_id]
+    }
+    bands = dict(CustomerMemory.objects.filter(customer_id__in=staged).values_list("customer_id", "band"))
+    ready = []
+    for customer_id, row in staged.items():
+        memory = CustomerMemory(customer_id=customer_id, updated_at=now, **{n: getattr(row, n) for n in READING_FIELDS})
+        snapshot = ScoreSnapshot(
+            customer_id=customer_id, day=now.date(), score=row.score, band=row.band, value=row.value
+        )
+        journeys: list[JourneyRow] = [tuple(j) for j in row.journeys]
+        ready.append(_Recomputed(memory, refs[customer_id], bands.get(customer_id, memory.band), snapshot, journeys))
+    moved_on = [pk for pk in current if pk not in staged]
+    ready += _recompute_locked(moved_on, now, params) if moved_on else []
+    _store(ready, now)
+    StagedMemory.objects.filter(version=version, customer_id__in=current).delete()
+    ScoringVersion.objects.filter(pk=version.pk).update(
+        apply_cursor=customer_ids[-1], apply_done=version.apply_done + len(customer_ids)
+    )
+
+
+@transaction.atomic
+def _activate(version: ScoringVersion, now: datetime) -> None:
+    """The staged version goes into force: the one before it retires, the channel defaults
+    take its intensities, and the switching phase begins."""
+    version = _locked(version)
+    before = ScoringVersion.objects.select_for_update().filter(status=VersionStatus.ACTIVE).exclude(pk=version.pk)
+    for old in before:
+        old.status = VersionStatus.RETIRED
+        old.save(update_fields=["status"])
+    for channel, intensity in version.channel_intensities.items():
+        ChannelDefault.objects.filter(channel=channel).update(intensity=intensity)
+    version.status = VersionStatus.ACTIVE
+    version.apply_phase = ApplyPhase.SWITCHING
+    version.apply_done, version.apply_cursor = 0, 0
+    version.apply_total = Customer.objects.count()
+    version.applied_at = now
+    version.save()
+    audit_record(
+        actor=version.applied_by,
+        action=Action.UPDATE,
+        obj=version,
+        changes={"status": ("applying", "active"), "replaces": [v.number for v in before]},
+        reason=version.apply_reason,
+    )
+
+
+def scoring_version_run(*, version_id: int, seconds: float | None = None) -> bool:
+    """Carry an apply on (or resume one a dead worker left): compute every memory under
+    the version, put it in force, switch the memories over. Idempotent. Stops after about
+    `seconds`; returns whether work remains."""
+    version = ScoringVersion.objects.filter(pk=version_id).first()
+    if version is None or version.apply_phase == ApplyPhase.IDLE:
+        return False
+    deadline = time_module.monotonic() + seconds if seconds is not None else math.inf
+    params = MemoryParameters.from_mapping(version.parameters)
+    try:
+        # At least one chunk a call, then as many as the time allows.
+        while version.apply_phase == ApplyPhase.COMPUTING:
+            if batch := _customer_batches(version.apply_cursor):
+                _stage(version, params, batch, timezone.now())
+            else:
+                _activate(version, timezone.now())
+            version.refresh_from_db()
+            if time_module.monotonic() > deadline:
+                return True
+        while batch := _customer_batches(version.apply_cursor):
+            _switch(version, params, batch, timezone.now())
+            version.refresh_from_db()
+            if time_module.monotonic() > deadline:
+                return True
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: the task's retry resumes from the cursor
+    except Exception as exc:
+        _apply_failed(version, f"{type(exc).__name__}: {exc}")
+        raise
+    ScoringVersion.objects.filter(pk=version.pk).update(apply_phase=ApplyPhase.IDLE)
+    StagedMemory.objects.filter(version=version).delete()
+    return False
+
+
+@transaction.atomic
+def _apply_failed(version: ScoringVersion, problem: str) -> None:
+    """Before it went into force, a failed apply leaves the model as it was; after, the
+    version stays in force and the sweeper recomputes what the switch did not reach."""
+    version = _locked(version)
+    if version.status == VersionStatus.APPLYING:
+        version.status = VersionStatus.DRAFT if version.applied_at is None else VersionStatus.RETIRED
+    version.apply_phase = ApplyPhase.IDLE
+    version.apply_problem = problem[:2000]
+    version.save()
+    StagedMemory.objects.filter(version=version).delete()

@@ -6,10 +6,11 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 
-from config.tasking import enqueue_after_commit
+from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit
 from customers.models import Customer
+from memory.models import ScoringVersion
 from memory.selectors import stale_customer_ids
-from memory.services import memory_refresh
+from memory.services import memory_refresh, scoring_version_run
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +77,20 @@ def refresh_all_memories() -> int:
     for start in range(0, len(ids), REFRESH_CHUNK):
         refresh_memory_chunk.delay(ids[start : start + REFRESH_CHUNK])
     return len(ids)
+
+
+# Each run works this long, then queues the next: a task never outlives the broker's
+# visibility timeout (600 s), after which Redis would hand it to a second worker.
+APPLY_SLICE_SECONDS = 240
+
+
+@shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=20, time_limit=600, soft_time_limit=540)
+def apply_scoring_version(version_id: int) -> None:
+    """Put a scoring version in force, a slice at a time (resumes where a dead worker left it)."""
+    if scoring_version_run(version_id=version_id, seconds=APPLY_SLICE_SECONDS):
+        apply_scoring_version.delay(version_id)
+
+
+def schedule_scoring_version_apply(version: ScoringVersion) -> None:
+    """On a worker, or without a broker on a background thread: never inside the request."""
+    enqueue_after_commit(apply_scoring_version, version.pk, outside_request=True)
