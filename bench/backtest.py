@@ -22,17 +22,18 @@ from bench.common import SERVER, manage, print_table, production_env
 CUTOFF_DAYS_AGO = 120
 
 
-def _outcomes(url: str, cutoff: datetime) -> int:
+def _outcomes(url: str, churn_at: datetime, source: str = "bench-backtest", remainder: int = 0) -> int:
+    """A churn at `churn_at` for every customer whose id ends in `remainder` (one in ten)."""
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM outcomes_outcome WHERE source = 'bench-backtest'")
+        cur.execute("SELECT count(*) FROM outcomes_outcome WHERE source = %s", [source])
         if cur.fetchone()[0] == 0:
             cur.execute(
                 "INSERT INTO outcomes_outcome (customer_id, kind, occurred_at, note, source, external_id, created_at) "
-                "SELECT id, 'churned', %s, '', 'bench-backtest', 'churn-' || id, now() FROM customers_customer "
-                "WHERE id %% 10 = 0",
-                [cutoff + timedelta(days=30)],
+                "SELECT id, 'churned', %s, '', %s, 'churn-' || id, now() FROM customers_customer "
+                "WHERE id %% 10 = %s",
+                [churn_at, source, remainder],
             )
-        cur.execute("SELECT count(*) FROM outcomes_outcome WHERE source = 'bench-backtest'")
+        cur.execute("SELECT count(*) FROM outcomes_outcome WHERE source = %s", [source])
         return int(cur.fetchone()[0])
 
 
@@ -57,7 +58,7 @@ def main() -> None:
     if customers < 1000:
         raise SystemExit(f"{args.database} has {customers} customers: run `python -m bench.pages` first to seed it.")
     cutoff = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=CUTOFF_DAYS_AGO)
-    churns = _outcomes(url, cutoff)
+    churns = _outcomes(url, cutoff + timedelta(days=30))
     size = f"{customers // 1000}k customers / {touches / 1e6:.1f}M touchpoints, {churns:,} churns"
     print(f"{args.database}: {size}", flush=True)
     print("backtest at one cut-off ...", flush=True)

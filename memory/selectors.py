@@ -1,4 +1,5 @@
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import F, Q
@@ -23,6 +24,8 @@ def stale_customer_ids(*, limit: int) -> list[int]:
     return list(Customer.objects.filter(stale).order_by("id").values_list("id", flat=True)[:limit])
 
 
+HISTORY_CHUNK = 2000
+
 # Lived and remembered differ visibly from this many points on.
 DIVERGENCE_POINTS = 10.0
 
@@ -46,18 +49,24 @@ class TouchHistory:
     survey_ids: set[int] = field(default_factory=set)
 
 
-def touch_histories() -> dict[int, TouchHistory]:
-    """Every customer's history, read in one ordered pass (calibration and backtests)."""
+def touch_histories(customer_ids: Iterable[int] | None = None) -> dict[int, TouchHistory]:
+    """Every customer's history (or these customers'), read in ordered passes (calibration,
+    backtests, the what-if)."""
     histories: dict[int, TouchHistory] = defaultdict(TouchHistory)
-    rows = Interaction.objects.order_by("customer_id", "occurred_at", "id").values_list(
-        "customer_id", "rating", "rating_scale", *TOUCH_FIELDS
-    )
-    for customer_id, rating, scale, *touch_row in rows.iterator(chunk_size=5000):
-        touch = touch_from_row(tuple(touch_row))
-        history = histories[customer_id]
-        history.touches.append(touch)
-        if rating is not None and scale:
-            low, high = RATING_RANGES[RatingScale(scale)]
-            history.answers.append(Answer(at=touch.at, rating=(rating - low) / (high - low)))
-            history.survey_ids.add(touch.id)
+    ids = sorted(customer_ids) if customer_ids is not None else None
+    chunks = [ids[i : i + HISTORY_CHUNK] for i in range(0, len(ids), HISTORY_CHUNK)] if ids is not None else [None]
+    for chunk in chunks:
+        rows = Interaction.objects.order_by("customer_id", "occurred_at", "id")
+        if chunk is not None:
+            rows = rows.filter(customer_id__in=chunk)
+        for customer_id, rating, scale, *touch_row in rows.values_list(
+            "customer_id", "rating", "rating_scale", *TOUCH_FIELDS
+        ).iterator(chunk_size=5000):
+            touch = touch_from_row(tuple(touch_row))
+            history = histories[customer_id]
+            history.touches.append(touch)
+            if rating is not None and scale:
+                low, high = RATING_RANGES[RatingScale(scale)]
+                history.answers.append(Answer(at=touch.at, rating=(rating - low) / (high - low)))
+                history.survey_ids.add(touch.id)
     return dict(histories)

@@ -187,8 +187,10 @@ class _Row:
     survey: float | None
 
 
-def _rows(histories: Sequence[CustomerHistory], cutoff: float, window: float, params: MemoryParameters) -> list[_Row]:
-    chosen = predictors(params)
+def _rows(
+    histories: Sequence[CustomerHistory], cutoff: float, window: float, params: MemoryParameters, *, baselines: bool
+) -> list[_Row]:
+    chosen = predictors(params) if baselines else {MEMORY: memory_predictor(params)}
     rows = []
     for customer in histories:
         if customer.churned_by(cutoff):
@@ -197,7 +199,8 @@ def _rows(histories: Sequence[CustomerHistory], cutoff: float, window: float, pa
         if not before:
             continue
         features: dict[str, float | None] = {name: predict(before, cutoff) for name, predict in chosen.items()}
-        features["last survey answer"] = last_survey_answer([a for a in customer.answers if a.at < cutoff])
+        if baselines:
+            features["last survey answer"] = last_survey_answer([a for a in customer.answers if a.at < cutoff])
         after = [a.rating for a in customer.answers if cutoff <= a.at < cutoff + window]
         churned = any(kind == "churned" and cutoff <= when < cutoff + window for when, kind in customer.lifecycle)
         rows.append(_Row(features, churned, sum(after) / len(after) if after else None))
@@ -313,11 +316,13 @@ def backtest(
     window_days: int = 90,
     progress: Callable[[int, int], None] | None = None,
     seed: int = 7,
+    baselines: bool = True,
 ) -> Report:
-    """The report for one cut-off (UTC epoch seconds); deterministic for a seed."""
-    rows = _rows(histories, cutoff, window_days * SECONDS_PER_DAY, params)
+    """The report for one cut-off (UTC epoch seconds); deterministic for a seed. Without
+    `baselines`, the memory score alone (a draft beside the version in force)."""
+    rows = _rows(histories, cutoff, window_days * SECONDS_PER_DAY, params, baselines=baselines)
     rng = np.random.default_rng(seed)
-    names = [*predictors(params), "last survey answer"]
+    names = [*predictors(params), "last survey answer"] if baselines else [MEMORY]
     report = Report(
         cutoff=cutoff,
         window_days=window_days,

@@ -5,6 +5,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from interactions.models import MAX_INTENSITY, MIN_INTENSITY, Channel
+from memory.engine import PARAMETER_LIMITS
+from memory.models import ScoringVersion
 from outcomes.models import NOTE_MAX_LENGTH, OutcomeKind
 
 
@@ -47,3 +50,67 @@ class BacktestForm(forms.Form):
 
     def cutoff_at(self) -> datetime:
         return timezone.make_aware(datetime.combine(self.cleaned_data["cutoff"], time.min))
+
+
+INTENSITY_PREFIX = "intensity_"
+
+
+class VersionForm(forms.Form):
+    """Every number of a draft scoring version: the model's parameters (band thresholds and
+    the display mapping among them) and each channel's default intensity."""
+
+    note = forms.CharField(
+        max_length=NOTE_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="What this version changes, and why",
+    )
+
+    def __init__(self, *args: Any, version: ScoringVersion, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["note"].initial = version.note
+        for name, (low, high, label) in PARAMETER_LIMITS.items():
+            options: dict[str, Any] = {
+                "label": label,
+                "initial": version.parameters.get(name),
+                "help_text": f"{low:g} to {high:g}",
+            }
+            if name == "top_journeys":
+                self.fields[name] = forms.IntegerField(min_value=int(low), max_value=int(high), **options)
+            else:
+                self.fields[name] = forms.FloatField(
+                    min_value=low, max_value=high, widget=forms.NumberInput(attrs={"step": "any"}), **options
+                )
+        for channel, label in Channel.choices:
+            if channel in version.channel_intensities:
+                self.fields[INTENSITY_PREFIX + channel] = forms.IntegerField(
+                    label=f"{label}: default intensity",
+                    min_value=MIN_INTENSITY,
+                    max_value=MAX_INTENSITY,
+                    initial=version.channel_intensities[channel],
+                )
+
+    def parameters(self) -> dict[str, float]:
+        return {name: self.cleaned_data[name] for name in PARAMETER_LIMITS}
+
+    def intensities(self) -> dict[str, int]:
+        return {
+            name.removeprefix(INTENSITY_PREFIX): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(INTENSITY_PREFIX)
+        }
+
+    def parameter_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in PARAMETER_LIMITS]
+
+    def intensity_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name.startswith(INTENSITY_PREFIX)]
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Why",
+        help_text="Kept in the audit log beside your name.",
+    )

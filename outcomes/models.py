@@ -79,3 +79,33 @@ class BacktestRun(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (RunStatus.DONE, RunStatus.FAILED)
+
+
+class VersionPreview(models.Model):
+    """What a scoring version would change, computed in the background on the real data:
+    every score (or a sample) as of now under it and under the version in force, and the
+    backtest of both at the cut-off `window_days` ago."""
+
+    version = models.ForeignKey("memory.ScoringVersion", on_delete=models.CASCADE, related_name="previews")
+    against = models.JSONField(default=dict, help_text="The parameters in force it was compared with.")
+    status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    whatif = models.JSONField(default=dict, blank=True)
+    backtests = models.JSONField(default=dict, blank=True, help_text="'current' and 'draft' reports.")
+    window_days = models.PositiveSmallIntegerField(default=90)
+    problem = models.TextField(blank=True)
+    seconds = models.FloatField(null=True, blank=True, help_text="The what-if alone.")
+    backtest_seconds = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="preview_status_valid")]
+
+    def __str__(self) -> str:
+        return f"Preview of version {self.version_id} ({self.get_status_display().lower()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (RunStatus.DONE, RunStatus.FAILED)

@@ -5,6 +5,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from memory.whatif import WhatIf
 from outcomes.backtest import Report
 
 
@@ -24,6 +25,14 @@ def report_data(report: Report) -> dict[str, Any]:
     data["enough_for_churn"] = report.enough_for_churn
     data["enough_for_surveys"] = report.enough_for_surveys
     data["verdict"] = report.verdict()
+    return data
+
+
+def whatif_data(result: WhatIf) -> dict[str, Any]:
+    data = _plain(asdict(result))
+    data["sampled"] = result.sampled
+    for mover, source in zip(data["movers"], result.movers, strict=True):
+        mover["change"] = source.change
     return data
 
 

@@ -1,4 +1,5 @@
 from collections import defaultdict
+from collections.abc import Collection
 from typing import cast
 
 from memory.selectors import touch_histories
@@ -6,12 +7,16 @@ from outcomes.backtest import CustomerHistory, Lifecycle
 from outcomes.models import Outcome
 
 
-def backtest_histories() -> list[CustomerHistory]:
-    """Every customer with touchpoints: touches, survey answers and lifecycle outcomes."""
+def backtest_histories(customer_ids: Collection[int] | None = None) -> list[CustomerHistory]:
+    """Every customer with touchpoints (or these customers): touches, survey answers and
+    lifecycle outcomes."""
     lifecycle: dict[int, list[tuple[float, Lifecycle]]] = defaultdict(list)
-    for customer_id, kind, occurred_at in Outcome.objects.values_list("customer_id", "kind", "occurred_at"):
+    outcomes = Outcome.objects.all()
+    if customer_ids is not None:
+        outcomes = outcomes.filter(customer_id__in=customer_ids)
+    for customer_id, kind, occurred_at in outcomes.values_list("customer_id", "kind", "occurred_at"):
         lifecycle[customer_id].append((occurred_at.timestamp(), cast(Lifecycle, kind)))
     return [
         CustomerHistory(cid, h.touches, h.answers, frozenset(h.survey_ids), lifecycle.get(cid, []))
-        for cid, h in touch_histories().items()
+        for cid, h in touch_histories(customer_ids).items()
     ]

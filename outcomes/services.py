@@ -1,5 +1,6 @@
 """Recording outcomes: idempotent like touchpoints, and the customer's churn mark kept true."""
 
+import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -10,17 +11,20 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from audit.models import Action
 from audit.services import audit_record
 from config.validation import Errors, moment_errors, retry_key_errors
 from customers.models import Customer
 from customers.services import customers_set_churned
-from memory.engine import SECONDS_PER_DAY
+from memory.engine import SECONDS_PER_DAY, MemoryParameters
+from memory.models import ScoringVersion
 from memory.services import memory_parameters
+from memory.whatif import what_if
 from outcomes.backtest import backtest, rolling_cutoffs
-from outcomes.models import NOTE_MAX_LENGTH, BacktestRun, Outcome, OutcomeKind, RunStatus
-from outcomes.reports import report_data
+from outcomes.models import NOTE_MAX_LENGTH, BacktestRun, Outcome, OutcomeKind, RunStatus, VersionPreview
+from outcomes.reports import report_data, whatif_data
 from outcomes.selectors import backtest_histories
 
 
@@ -217,3 +221,70 @@ def _execute(run: BacktestRun, on_progress: Callable[[int], None] | None) -> Non
 
 def backtest_run_failed(*, run_id: int, problem: str) -> None:
     BacktestRun.objects.filter(pk=run_id).update(status=RunStatus.FAILED, problem=problem[:2000])
+
+
+# Above this many customers with touchpoints, the what-if scores a random sample of them
+# (the page says so and gives every share with its interval): it answers within a minute at
+# 100k customers and 5M touchpoints (bench/preview.py).
+PREVIEW_SAMPLE = 10_000
+
+
+def version_preview_create(*, version: ScoringVersion, created_by: User | None = None) -> VersionPreview:
+    """A what-if of `version` against the parameters in force now (run: schedule_preview)."""
+    return VersionPreview.objects.create(version=version, against=memory_parameters().as_dict(), created_by=created_by)
+
+
+def version_preview_execute(*, preview_id: int, sample_limit: int = PREVIEW_SAMPLE) -> None:
+    preview = VersionPreview.objects.select_related("version").filter(pk=preview_id).first()
+    if preview is None or preview.status == RunStatus.DONE:
+        return
+    VersionPreview.objects.filter(pk=preview.pk).update(status=RunStatus.RUNNING, progress=0)
+    try:
+        _preview(preview, sample_limit)
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: the task's retry runs it again
+    except Exception as exc:
+        VersionPreview.objects.filter(pk=preview.pk).update(
+            status=RunStatus.FAILED, problem=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+
+
+def _preview(preview: VersionPreview, sample_limit: int) -> None:
+    started = time.monotonic()
+    now = timezone.now()
+    current = MemoryParameters.from_mapping(preview.against)
+    draft = MemoryParameters.from_mapping(preview.version.parameters)
+    ids = list(Customer.objects.filter(history_version__gt=0).values_list("pk", flat=True))
+    population = len(ids)
+    if population > sample_limit:
+        ids = random.Random(preview.pk).sample(ids, sample_limit)  # noqa: S311 - a sample, not a secret
+    histories = backtest_histories(ids)
+
+    def progress(done: int, total: int) -> None:
+        VersionPreview.objects.filter(pk=preview.pk).update(progress=int(70 * done / max(total, 1)))
+
+    result = what_if(
+        {h.customer_id: h.touches for h in histories},
+        at=now.timestamp(),
+        current=current,
+        draft=draft,
+        population=population,
+        progress=progress,
+    )
+    seconds = time.monotonic() - started
+    VersionPreview.objects.filter(pk=preview.pk).update(whatif=whatif_data(result), seconds=seconds, progress=70)
+    backtest_started = time.monotonic()
+    cutoff = (now.timestamp()) - preview.window_days * SECONDS_PER_DAY
+    reports = {
+        name: report_data(
+            backtest(histories, cutoff=cutoff, params=params, window_days=preview.window_days, baselines=False)
+        )
+        for name, params in (("current", current), ("draft", draft))
+    }
+    VersionPreview.objects.filter(pk=preview.pk).update(
+        status=RunStatus.DONE,
+        progress=100,
+        backtests=reports,
+        backtest_seconds=time.monotonic() - backtest_started,
+    )

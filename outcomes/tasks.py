@@ -3,8 +3,8 @@
 from celery import shared_task
 
 from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit
-from outcomes.models import BacktestRun
-from outcomes.services import backtest_run_execute
+from outcomes.models import BacktestRun, VersionPreview
+from outcomes.services import backtest_run_execute, version_preview_execute
 
 
 @shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=3, time_limit=3600)
@@ -15,3 +15,12 @@ def run_backtest(run_id: int) -> None:
 def schedule_backtest(run: BacktestRun) -> None:
     """On a worker, or without a broker on a background thread: never inside the request."""
     enqueue_after_commit(run_backtest, run.pk, outside_request=True)
+
+
+@shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=3, time_limit=540, soft_time_limit=500)
+def run_version_preview(preview_id: int) -> None:
+    version_preview_execute(preview_id=preview_id)  # marks the preview failed on anything but an outage
+
+
+def schedule_preview(preview: VersionPreview) -> None:
+    enqueue_after_commit(run_version_preview, preview.pk, outside_request=True)

@@ -1,20 +1,37 @@
+from typing import Any
+
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from accounts.access import EVERY_ROLE, MANAGEMENT, role_required
+from accounts.roles import ADMINISTRATORS, has_role
 from config.middleware import HtmxHttpRequest
 from customers.access import can_edit_customer
 from customers.models import Customer
-from outcomes.backtest import MIN_CUSTOMERS, MIN_EVENTS
-from outcomes.forms import BacktestForm, OutcomeForm
+from memory.engine import PARAMETER_LIMITS, MemoryParameters
+from memory.models import Band, ScoringVersion, VersionStatus
+from memory.services import (
+    memory_parameters,
+    scoring_version_apply,
+    scoring_version_discard,
+    scoring_version_draft,
+    scoring_version_previous,
+    scoring_version_rollback,
+    scoring_version_update,
+)
+from memory.tasks import schedule_scoring_version_apply
+from outcomes.backtest import MEMORY, MIN_CUSTOMERS, MIN_EVENTS
+from outcomes.forms import BacktestForm, OutcomeForm, ReasonForm, VersionForm
 from outcomes.models import BacktestRun
 from outcomes.reports import decile_chart, estimate_text, predictor_rows, rolling_rows
-from outcomes.services import backtest_run_create, outcome_record
-from outcomes.tasks import schedule_backtest
+from outcomes.services import PREVIEW_SAMPLE, backtest_run_create, outcome_record, version_preview_create
+from outcomes.tasks import schedule_backtest, schedule_preview
 
 WEB_SOURCE = "web"
 
@@ -91,3 +108,226 @@ def backtest_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     }
     template = "outcomes/_backtest_run.html" if request.htmx else "outcomes/backtest.html"
     return render(request, template, context)
+
+
+# -- the scoring model's versions -----------------------------------------------------------
+# Managers and administrators read them (and their previews and backtests); only
+# administrators change the model.
+
+
+def _administrator(request: HttpRequest) -> User:
+    if not has_role(request.user, ADMINISTRATORS) or not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
+def _form_errors(form: forms.Form, error: ValidationError) -> None:
+    for name, errors in error.message_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
+
+
+def _short(name: str) -> str:
+    return PARAMETER_LIMITS[name][2].split(":")[0]
+
+
+@role_required(*MANAGEMENT)
+def model_versions(request: HttpRequest) -> HttpResponse:
+    """The version in force, the drafts and the history; administrators start a draft."""
+    if request.method == "POST":
+        draft = scoring_version_draft(actor=_administrator(request))
+        messages.success(request, f"Draft {draft.number} made from the version in force: change what you need.")
+        return redirect("model-version-edit", number=draft.number)
+    in_force = ScoringVersion.objects.filter(status=VersionStatus.ACTIVE).first()
+    params = memory_parameters()
+    return render(
+        request,
+        "outcomes/model.html",
+        {
+            "in_force": in_force,
+            "rows": [(_short(name), value) for name, value in params.as_dict().items()],
+            "versions": ScoringVersion.objects.select_related("created_by", "applied_by")[:100],
+            "previous": scoring_version_previous(),
+            "busy": ScoringVersion.objects.exclude(apply_phase="").first(),
+            "can_change": has_role(request.user, ADMINISTRATORS),
+            "rollback_form": ReasonForm(prefix="rollback"),
+        },
+    )
+
+
+@role_required(ADMINISTRATORS)
+def model_version_edit(request: HttpRequest, number: int) -> HttpResponse:
+    version = get_object_or_404(ScoringVersion, number=number)
+    if version.status != VersionStatus.DRAFT:
+        messages.error(request, f"Version {number} is not a draft any more: make a new draft to change the model.")
+        return redirect("model-version", number=number)
+    form = VersionForm(request.POST or None, version=version)
+    if request.method == "POST" and form.is_valid():
+        try:
+            scoring_version_update(
+                version=version,
+                actor=_administrator(request),
+                parameters=form.parameters(),
+                channel_intensities=form.intensities(),
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Draft {number} saved. Preview it on the real data before applying it.")
+            return redirect("model-version", number=number)
+    return render(
+        request, "outcomes/model_edit.html", {"version": version, "form": form}, status=400 if form.errors else 200
+    )
+
+
+def _bands(whatif: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [
+        (label, _share_text(whatif["bands_before"][band]), _share_text(whatif["bands_after"][band]))
+        for band, label in Band.choices
+    ]
+
+
+def _share_text(share: dict[str, Any]) -> str:
+    if share["value"] is None:
+        return "-"
+    text = f"{100 * share['value']:.1f}%"
+    if share["low"] != share["high"]:
+        text += f" ({100 * share['low']:.1f} to {100 * share['high']:.1f})"
+    return text
+
+
+def _histogram_rows(whatif: dict[str, Any]) -> list[tuple[str, int, int]]:
+    width = 100 // len(whatif["histogram_before"])
+    return [
+        (f"{i * width}-{(i + 1) * width}", before, after)
+        for i, (before, after) in enumerate(zip(whatif["histogram_before"], whatif["histogram_after"], strict=True))
+    ]
+
+
+def _movers(whatif: dict[str, Any]) -> list[dict[str, Any]]:
+    customers = Customer.objects.in_bulk([m["customer_id"] for m in whatif["movers"]])
+    rows = []
+    for mover in whatif["movers"]:
+        causes = [
+            f"{_short(c['parameter'])} {c['before']:g} → {c['after']:g}: {c['points']:+.1f}"
+            for c in mover["causes"]
+            if abs(c["points"]) >= 0.05
+        ]
+        rows.append(
+            {
+                **mover,
+                "customer": customers.get(mover["customer_id"]),
+                "causes_text": causes,
+                "band_before_label": Band(mover["band_before"]).label.lower(),
+                "band_after_label": Band(mover["band_after"]).label.lower(),
+            }
+        )
+    return rows
+
+
+def _memory_result(report: dict[str, Any] | None) -> dict[str, str]:
+    if not report:
+        return {}
+    memory = next(p for p in report["predictors"] if p["name"] == MEMORY)
+    return {
+        "auc": estimate_text(memory["churn_auc"]),
+        "spearman": estimate_text(memory["spearman_survey"]),
+        "brier": estimate_text(memory["brier"], digits=3),
+        "precision": estimate_text(report["at_risk_precision"]),
+        "recall": estimate_text(report["at_risk_recall"]),
+    }
+
+
+@role_required(*MANAGEMENT)
+def model_version(request: HtmxHttpRequest, number: int) -> HttpResponse:
+    """One version: its numbers beside the ones in force, its preview on the real data, and
+    (for an administrator) the buttons that preview, apply or discard it."""
+    version = get_object_or_404(ScoringVersion.objects.select_related("created_by", "applied_by"), number=number)
+    in_force = memory_parameters().as_dict()
+    mine = MemoryParameters.from_mapping(version.parameters).as_dict()
+    preview = version.previews.first()
+    whatif = preview.whatif if preview and preview.whatif else None
+    backtests = preview.backtests if preview else {}
+    context = {
+        "version": version,
+        "rows": [(_short(n), in_force[n], mine[n], in_force[n] != mine[n]) for n in PARAMETER_LIMITS],
+        "intensities": sorted(version.channel_intensities.items()),
+        "preview": preview,
+        "whatif": whatif,
+        "bands": _bands(whatif) if whatif else [],
+        "changed_band": _share_text(whatif["changed_band"]) if whatif else "",
+        "histogram": _histogram_rows(whatif) if whatif else [],
+        "movers": _movers(whatif) if whatif else [],
+        "changed": [_short(n) for n in (whatif or {}).get("changed_parameters", [])],
+        "current_backtest": _memory_result(backtests.get("current")),
+        "draft_backtest": _memory_result(backtests.get("draft")),
+        "backtest_report": backtests.get("draft"),
+        "can_change": has_role(request.user, ADMINISTRATORS),
+        "apply_form": ReasonForm(prefix="apply"),
+        "previous": scoring_version_previous(),
+        "minimum": (MIN_CUSTOMERS, MIN_EVENTS),
+        "sample": PREVIEW_SAMPLE,
+    }
+    template = "outcomes/_model_live.html" if request.htmx else "outcomes/model_version.html"
+    return render(request, template, context)
+
+
+@require_POST
+@role_required(ADMINISTRATORS)
+def model_version_preview(request: HttpRequest, number: int) -> HttpResponse:
+    version = get_object_or_404(ScoringVersion, number=number)
+    preview = version_preview_create(version=version, created_by=_administrator(request))
+    schedule_preview(preview)
+    return redirect(reverse("model-version", args=[number]) + "#preview")
+
+
+@require_POST
+@role_required(ADMINISTRATORS)
+def model_version_apply(request: HttpRequest, number: int) -> HttpResponse:
+    version = get_object_or_404(ScoringVersion, number=number)
+    form = ReasonForm(request.POST, prefix="apply")
+    try:
+        if not form.is_valid():
+            raise ValidationError({"reason": form.errors.get("reason", ["Say why."])})
+        version = scoring_version_apply(
+            version=version, actor=_administrator(request), reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        for errors in exc.message_dict.values():
+            for error in errors:
+                messages.error(request, error)
+    else:
+        schedule_scoring_version_apply(version)
+        messages.success(request, f"Applying version {number}: every score is recomputed in the background.")
+    return redirect("model-version", number=number)
+
+
+@require_POST
+@role_required(ADMINISTRATORS)
+def model_version_discard(request: HttpRequest, number: int) -> HttpResponse:
+    version = get_object_or_404(ScoringVersion, number=number)
+    try:
+        scoring_version_discard(version=version, actor=_administrator(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("model-version", number=number)
+    messages.success(request, f"Draft {number} discarded.")
+    return redirect("model-versions")
+
+
+@require_POST
+@role_required(ADMINISTRATORS)
+def model_rollback(request: HttpRequest) -> HttpResponse:
+    form = ReasonForm(request.POST, prefix="rollback")
+    try:
+        if not form.is_valid():
+            raise ValidationError({"reason": form.errors.get("reason", ["Say why."])})
+        version = scoring_version_rollback(actor=_administrator(request), reason=form.cleaned_data["reason"])
+    except ValidationError as exc:
+        for errors in exc.message_dict.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("model-versions")
+    schedule_scoring_version_apply(version)
+    messages.success(request, f"Rolling back to version {version.number}: every score is recomputed in the background.")
+    return redirect("model-version", number=version.number)

@@ -14,8 +14,10 @@ from playwright.sync_api import Browser, Page, expect
 from accounts.roles import SUPPORT_STAFF
 from customers.models import Customer
 from interactions.models import ImportJob, Interaction
-from memory.services import memory_refresh
+from memory.models import ScoringVersion
+from memory.services import memory_refresh, scoring_version_draft
 from outcomes.models import BacktestRun
+from outcomes.services import version_preview_create, version_preview_execute
 from tests.browser import ARTIFACTS, log_in, needs_chromium
 from tests.factories import CustomerFactory, UserFactory, record
 
@@ -51,7 +53,9 @@ def _scan(page: Page, url: str) -> list[str]:
     return found
 
 
-def _pages(customer: Customer, touchpoint: Interaction, job: ImportJob, run: BacktestRun) -> dict[str, list[str]]:
+def _pages(
+    customer: Customer, touchpoint: Interaction, job: ImportJob, run: BacktestRun, draft: ScoringVersion
+) -> dict[str, list[str]]:
     shared = [
         "/",
         "/customers/",
@@ -63,11 +67,11 @@ def _pages(customer: Customer, touchpoint: Interaction, job: ImportJob, run: Bac
         f"/customers/{customer.pk}/log/",
     ]
     manager = [*shared, "/dashboard/", "/dashboard/?period=365", "/backtests/", f"/backtests/{run.pk}/",
-               f"/customers/{customer.pk}/outcomes/new/"]  # fmt: skip
+               f"/customers/{customer.pk}/outcomes/new/", "/model/", f"/model/{draft.number}/"]  # fmt: skip
     return {
         "staff_member": shared,
         "manager": manager,
-        "administrator": [*manager, "/imports/", f"/imports/{job.pk}/"],
+        "administrator": [*manager, "/imports/", f"/imports/{job.pk}/", f"/model/{draft.number}/edit/"],
     }
 
 
@@ -80,6 +84,8 @@ def test_axe_finds_no_serious_violation_on_any_page(
     job = ImportJob.objects.create(filename="history.csv", rows_total=2, rows_done=2, created=2, status="done")
     call_command("backtest", "--cutoff", (timezone.localdate() - timedelta(days=15)).isoformat(), "--no-progress")
     run = BacktestRun.objects.get()
+    draft = scoring_version_draft(actor=None, parameters={"loss_aversion": 4.0}, note="Complaints weigh more")
+    version_preview_execute(preview_id=version_preview_create(version=draft).pk)
     # axe is injected as a script; the product's CSP rightly forbids that, so only this
     # browser context sets it aside (test_browser.py holds the CSP itself).
     context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
@@ -87,7 +93,7 @@ def test_axe_finds_no_serious_violation_on_any_page(
     try:
         found = {url: _scan(page, f"{live_server}{url}") for url in ["/login/"]}
         log_in(page, str(live_server), user)
-        for url in _pages(customer, touchpoint, job, run)[persona]:
+        for url in _pages(customer, touchpoint, job, run, draft)[persona]:
             found[url] = _scan(page, f"{live_server}{url}")
             if url.startswith("/backtests/") and url != "/backtests/":
                 page.screenshot(path=ARTIFACTS / f"backtest-{persona}.png", full_page=True)

@@ -14,6 +14,8 @@ from memory.calibration import (
     spearman,
 )
 from memory.engine import SECONDS_PER_DAY, MemoryParameters, Touch, recompute
+from memory.models import ScoringVersion, VersionStatus
+from memory.services import memory_parameters
 
 
 def test_spearman_matches_known_values() -> None:
@@ -110,6 +112,16 @@ def test_calibrate_memory_reports_fit_and_baselines_on_demo_data() -> None:
     ):
         assert line in text
     assert "baseline" in text.split("rho = Spearman")[1]  # the verdict names the best baseline
+    assert "--propose" in text and not ScoringVersion.objects.exists()
+
+    proposed = StringIO()
+    call_command("calibrate_memory", "--no-progress", "--propose", stdout=proposed)
+    draft = ScoringVersion.objects.get(status=VersionStatus.DRAFT)
+    assert f"Draft {draft.number} proposed" in proposed.getvalue()
+    assert draft.origin == "calibration" and "held-out Spearman" in draft.calibration["summary"]
+    fitted = text.split("Fitted: alpha=")[1].split()[0]
+    assert draft.parameters["peak_end_weight"] == float(fitted)
+    assert memory_parameters().peak_end_weight == 0.5  # proposed, not in force
 
 
 @pytest.mark.django_db

@@ -2,12 +2,13 @@
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from memory.calibration import CustomerRatings, calibrate
 from memory.selectors import touch_histories
-from memory.services import memory_parameters
+from memory.services import memory_parameters, scoring_version_draft
 
 
 class Command(BaseCommand):
@@ -18,6 +19,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--held-out", type=float, default=0.3, help="Share of customers held out (0.3).")
+        parser.add_argument(
+            "--propose",
+            action="store_true",
+            help="Record the fit as a draft scoring version, to preview and apply at /model/.",
+        )
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -56,10 +62,45 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             "\nrho = Spearman rank correlation between the predictor (from touchpoints before each survey) and "
-            "the rating given; the interval resamples held-out customers (bootstrap).\n"
-            + self._verdict(report.scores)
-            + "\nTo use the fit, set MEMORY_PEAK_END_WEIGHT, MEMORY_LOSS_AVERSION, MEMORY_HALF_LIFE_DAYS and "
-            "MEMORY_DISPLAY_SLOPE, then run recompute_scores."
+            "the rating given; the interval resamples held-out customers (bootstrap).\n" + self._verdict(report.scores)
+        )
+        if options["propose"]:
+            self._propose(report, options["held_out"])
+        else:
+            self.stdout.write(
+                "\nTo use the fit, run again with --propose: it makes a draft to preview and apply at /model/."
+            )
+
+    def _propose(self, report: Any, held_out: float) -> None:
+        fitted = report.fitted
+        by_name = {s.name: s for s in report.scores}
+        memory = by_name["memory score (fitted)"]
+        summary = (
+            f"fitted on {report.n_answers} ratings of {report.n_customers} customers, "
+            f"{int(held_out * 100)}% of customers held out; held-out Spearman {memory.held_out:.3f} "
+            f"(95% interval {memory.low:.3f} to {memory.high:.3f}). {self._verdict(report.scores)}"
+        )
+        fields = ("peak_end_weight", "loss_aversion", "half_life_days", "display_slope")
+        try:
+            draft = scoring_version_draft(
+                actor="manage.py calibrate_memory",
+                parameters={name: getattr(fitted, name) for name in fields},
+                note="Proposed by calibrate_memory from customers' survey ratings.",
+                origin="calibration",
+                calibration={
+                    "summary": summary,
+                    "scores": [
+                        {"name": s.name, "train": s.train, "held_out": s.held_out, "low": s.low, "high": s.high}
+                        for s in report.scores
+                    ],
+                },
+            )
+        except ValidationError as exc:
+            raise CommandError(f"The fit is outside what a version may hold: {exc.message_dict}") from None
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nDraft {draft.number} proposed: preview it at /model/{draft.number}/ before applying it."
+            )
         )
 
     @staticmethod
