@@ -102,7 +102,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "customer": customer,
             "memory": memory,
-            "explanation": explain(memory),
+            "explanation": explain(memory, params=params),
             "journeys": [(j, [(s, s.key in visited[j.pk]) for s in stages]) for j in journeys],
             "open_complaints": complaints,
             "timeline": timeline,

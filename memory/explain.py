@@ -13,7 +13,7 @@ from typing import Any
 from django.core.cache import cache
 
 from interactions.models import Interaction, Valence
-from memory.engine import Change, Driver, change_since, drivers
+from memory.engine import Change, Driver, MemoryParameters, change_since, drivers
 from memory.models import CustomerMemory, ScoreSnapshot
 from memory.selectors import DIVERGENCE_POINTS
 from memory.services import customer_touches, memory_parameters, parameters_fingerprint
@@ -149,10 +149,11 @@ class Explanation:
         }
 
 
-def _figures(memory: CustomerMemory, now: datetime, since: date | None) -> tuple[list[Driver], Change | None]:
+def _figures(
+    memory: CustomerMemory, now: datetime, since: date | None, params: MemoryParameters
+) -> tuple[list[Driver], Change | None]:
     """Leave-one-out drivers and the change since `since`, cached until the history, the
     model or the day changes (they cost a read of the whole history)."""
-    params = memory_parameters()
     key = ":".join(
         str(part)
         for part in (
@@ -184,7 +185,10 @@ def _figures(memory: CustomerMemory, now: datetime, since: date | None) -> tuple
     return found, change
 
 
-def explain(memory: CustomerMemory | None, *, now: datetime | None = None) -> Explanation:
+def explain(
+    memory: CustomerMemory | None, *, now: datetime | None = None, params: MemoryParameters | None = None
+) -> Explanation:
+    """`params`: the parameters in force, when the caller has read them already."""
     now = now or datetime.now(UTC)
     if memory is None or memory.max_interaction_id == 0:
         return Explanation([], None, memory.score if memory else 50.0, None, None, 1.0, None)
@@ -194,7 +198,7 @@ def explain(memory: CustomerMemory | None, *, now: datetime | None = None) -> Ex
         .values_list("day", flat=True)
         .first()
     )
-    found, change = _figures(memory, now, since)
+    found, change = _figures(memory, now, since, params or memory_parameters())
     wanted = {d.touch_id for d in found} | ({d.touch_id for d in change.drivers} if change else set())
     interactions = Interaction.objects.select_related("resolves").in_bulk(wanted)
     recoveries: dict[int, Interaction] = {}

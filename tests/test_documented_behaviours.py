@@ -25,8 +25,10 @@ from tests.factories import CustomerFactory, SegmentFactory, UserFactory, record
 P = MemoryParameters()
 
 
+@pytest.mark.django_db
 def test_loss_aversion_comes_from_the_settings() -> None:
-    """docs/memory-score.md section 9: MEMORY_LOSS_AVERSION is the model's lambda."""
+    """docs/memory-score.md section 9: MEMORY_LOSS_AVERSION is the model's lambda until a
+    scoring version is made (section 13)."""
     bad = [Touch(1, 0.0, 1, "fulfilment", "complaint", -1, 3)]
     scores = [score_of(bad, SECONDS_PER_DAY, replace(P, loss_aversion=lam)) for lam in (1.5, 2.25, 3.0)]
     assert scores[0] > scores[1] > scores[2]
