@@ -37,6 +37,19 @@ def _outcomes(url: str, churn_at: datetime, source: str = "bench-backtest", rema
         return int(cur.fetchone()[0])
 
 
+def migrated_size(url: str, name: str, env: dict[str, str], seed_hint: str) -> tuple[int, int]:
+    """Migrate the bench database; its customers and (estimated) touchpoints."""
+    manage(env, "migrate", "--noinput")
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM customers_customer")
+        customers = cur.fetchone()[0]
+        cur.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'interactions_interaction'")
+        touches = cur.fetchone()[0]
+    if customers < 1000:
+        raise SystemExit(f"{name} has {customers} customers: {seed_hint}")
+    return customers, touches
+
+
 def _timed(env: dict[str, str], *args: str) -> tuple[float, str]:
     started = time.perf_counter()
     output = manage(env, *args)
@@ -49,14 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     url = f"{SERVER}/{args.database}"
     env = production_env(url)
-    manage(env, "migrate", "--noinput")
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM customers_customer")
-        customers = cur.fetchone()[0]
-        cur.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'interactions_interaction'")
-        touches = cur.fetchone()[0]
-    if customers < 1000:
-        raise SystemExit(f"{args.database} has {customers} customers: run `python -m bench.pages` first to seed it.")
+    customers, touches = migrated_size(url, args.database, env, "run `python -m bench.pages` first to seed it.")
     cutoff = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=CUTOFF_DAYS_AGO)
     churns = _outcomes(url, cutoff + timedelta(days=30))
     size = f"{customers // 1000}k customers / {touches / 1e6:.1f}M touchpoints, {churns:,} churns"

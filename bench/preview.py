@@ -16,9 +16,7 @@ import argparse
 import time
 from datetime import UTC, datetime, timedelta
 
-import psycopg2
-
-from bench.backtest import _outcomes
+from bench.backtest import _outcomes, migrated_size
 from bench.common import SERVER, manage, print_table, production_env
 
 
@@ -30,14 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     url = f"{SERVER}/{args.database}"
     env = production_env(url)
-    manage(env, "migrate", "--noinput")
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM customers_customer")
-        customers = cur.fetchone()[0]
-        cur.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'interactions_interaction'")
-        touches = cur.fetchone()[0]
-    if customers < 1000:
-        raise SystemExit(f"{args.database} has {customers} customers: seed it first (bench/README.md).")
+    customers, touches = migrated_size(url, args.database, env, "seed it first (bench/README.md).")
     # The preview backtests at the cut-off 90 days ago: churns 45 days ago fall in its window.
     churns = _outcomes(url, datetime.now(UTC) - timedelta(days=45), source="bench-preview", remainder=5)
     size = f"{customers // 1000}k customers / {touches / 1e6:.1f}M touchpoints, {churns:,} churns"

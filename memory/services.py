@@ -614,6 +614,11 @@ def _stage(version: ScoringVersion, params: MemoryParameters, customer_ids: list
         unique_fields=["version", "customer"],
         update_fields=[*READING_FIELDS, "journeys"],
     )
+    _advance(version, customer_ids)
+
+
+def _advance(version: ScoringVersion, customer_ids: list[int]) -> None:
+    """These customers are done in the current phase: the cursor moves past them."""
     ScoringVersion.objects.filter(pk=version.pk).update(
         apply_cursor=customer_ids[-1], apply_done=version.apply_done + len(customer_ids)
     )
@@ -623,14 +628,14 @@ def _stage(version: ScoringVersion, params: MemoryParameters, customer_ids: list
 def _switch(version: ScoringVersion, params: MemoryParameters, customer_ids: list[int], now: datetime) -> None:
     """Make the staged memories of these customers live; recompute the ones whose history
     moved on since they were staged (or who came after)."""
-    current = {
-        pk: (history_version, rewrite_version)
-        for pk, history_version, rewrite_version in Customer.objects.select_for_update()
+    locked = list(
+        Customer.objects.select_for_update()
         .filter(pk__in=customer_ids)
         .order_by("pk")
-        .values_list("pk", "history_version", "rewrite_version")
-    }
-    refs = dict(Customer.objects.filter(pk__in=current).values_list("pk", "ref"))
+        .values_list("pk", "history_version", "rewrite_version", "ref")
+    )
+    current = {pk: (history_version, rewrite_version) for pk, history_version, rewrite_version, _ in locked}
+    refs = {pk: ref for pk, _, _, ref in locked}
     staged = {
         s.customer_id: s
         for s in StagedMemory.objects.filter(version=version, customer_id__in=current)
@@ -649,9 +654,7 @@ def _switch(version: ScoringVersion, params: MemoryParameters, customer_ids: lis
     ready += _recompute_locked(moved_on, now, params) if moved_on else []
     _store(ready, now)
     StagedMemory.objects.filter(version=version, customer_id__in=current).delete()
-    ScoringVersion.objects.filter(pk=version.pk).update(
-        apply_cursor=customer_ids[-1], apply_done=version.apply_done + len(customer_ids)
-    )
+    _advance(version, customer_ids)
 
 
 @transaction.atomic

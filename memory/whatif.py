@@ -50,10 +50,6 @@ class Mover:
     causes: list[Cause]
     history: str  # what the history holds, in words
 
-    @property
-    def change(self) -> float:
-        return self.score_after - self.score_before
-
 
 @dataclass
 class WhatIf:

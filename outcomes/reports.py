@@ -31,8 +31,6 @@ def report_data(report: Report) -> dict[str, Any]:
 def whatif_data(result: WhatIf) -> dict[str, Any]:
     data = _plain(asdict(result))
     data["sampled"] = result.sampled
-    for mover, source in zip(data["movers"], result.movers, strict=True):
-        mover["change"] = source.change
     return data
 
 

@@ -126,6 +126,11 @@ def _form_errors(form: forms.Form, error: ValidationError) -> None:
         form.add_error(name if name in form.fields else None, errors)
 
 
+def _say_refusal(request: HttpRequest, error: ValidationError) -> None:
+    for message in error.messages:
+        messages.error(request, message)
+
+
 def _short(name: str) -> str:
     return PARAMETER_LIMITS[name][2].split(":")[0]
 
@@ -293,9 +298,7 @@ def model_version_apply(request: HttpRequest, number: int) -> HttpResponse:
             version=version, actor=_administrator(request), reason=form.cleaned_data["reason"]
         )
     except ValidationError as exc:
-        for errors in exc.message_dict.values():
-            for error in errors:
-                messages.error(request, error)
+        _say_refusal(request, exc)
     else:
         schedule_scoring_version_apply(version)
         messages.success(request, f"Applying version {number}: every score is recomputed in the background.")
@@ -309,7 +312,7 @@ def model_version_discard(request: HttpRequest, number: int) -> HttpResponse:
     try:
         scoring_version_discard(version=version, actor=_administrator(request))
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        _say_refusal(request, exc)
         return redirect("model-version", number=number)
     messages.success(request, f"Draft {number} discarded.")
     return redirect("model-versions")
@@ -324,9 +327,7 @@ def model_rollback(request: HttpRequest) -> HttpResponse:
             raise ValidationError({"reason": form.errors.get("reason", ["Say why."])})
         version = scoring_version_rollback(actor=_administrator(request), reason=form.cleaned_data["reason"])
     except ValidationError as exc:
-        for errors in exc.message_dict.values():
-            for error in errors:
-                messages.error(request, error)
+        _say_refusal(request, exc)
         return redirect("model-versions")
     schedule_scoring_version_apply(version)
     messages.success(request, f"Rolling back to version {version.number}: every score is recomputed in the background.")

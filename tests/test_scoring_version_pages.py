@@ -12,7 +12,6 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from customers.models import Customer
-from memory.engine import MemoryParameters
 from memory.models import ScoringVersion, VersionStatus
 from memory.services import memory_parameters, memory_recompute_many, scoring_version_draft
 from outcomes.models import VersionPreview
@@ -89,7 +88,7 @@ def test_managers_read_the_model_and_its_previews_support_staff_do_not(
 def test_an_administrator_drafts_previews_applies_and_sees_bad_input_named(
     client: Client, administrator: User, django_capture_on_commit_callbacks: Any
 ) -> None:
-    customers = _history()
+    _history()
     client.force_login(administrator)
     response = client.post("/model/")
     draft = ScoringVersion.objects.get(status=VersionStatus.DRAFT)
@@ -115,14 +114,13 @@ def test_an_administrator_drafts_previews_applies_and_sees_bad_input_named(
     assert "The customers who move most" in shown and "Loss aversion (λ) 2.25 → 4.5" in shown
 
     refused = client.post(f"/model/{draft.number}/apply/", {"apply-reason": ""}, follow=True)
-    assert "Say why" in refused.content.decode() or "This field is required" in refused.content.decode()
+    assert "This field is required." in refused.content.decode()
     assert ScoringVersion.objects.get(pk=draft.pk).status == VersionStatus.DRAFT
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/model/{draft.number}/apply/", {"apply-reason": "complaints weigh more for us"})
     assert ScoringVersion.objects.get(pk=draft.pk).status == VersionStatus.ACTIVE
     assert memory_parameters().loss_aversion == 4.5
     assert_equal_scores(from_scratch(memory_parameters()))
-    assert len(customers) == Customer.objects.count()
 
 
 @needs_chromium
@@ -159,6 +157,6 @@ def test_a_version_made_applied_and_rolled_back_in_the_browser_leaves_every_scor
     expect(page.get_by_role("heading", name="Version 1: active")).to_be_visible(timeout=30_000)
     page.goto(f"{live_server}/model/")
     page.screenshot(path=ARTIFACTS / "model-versions.png", full_page=True)
-    assert memory_parameters() == original == MemoryParameters.from_mapping(original.as_dict())
+    assert memory_parameters() == original
     assert_equal_scores(from_scratch(original))
     expect(page.get_by_text("Rollback: The movers could not be explained")).to_be_visible()
