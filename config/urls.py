@@ -26,6 +26,7 @@ urlpatterns = [
     path("log/customers/", interaction_views.customer_options, name="customer-options"),
     path("log/complaints/", interaction_views.complaint_options, name="complaint-options"),
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("outcomes/import/", outcome_views.outcome_import, name="outcome-import"),
     path("backtests/", outcome_views.backtests, name="backtests"),
     path("backtests/<int:pk>/", outcome_views.backtest_detail, name="backtest-detail"),
     path("model/", outcome_views.model_versions, name="model-versions"),

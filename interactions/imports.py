@@ -25,7 +25,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from interactions.api import record_payloads
-from interactions.models import ImportJob, ImportStatus
+from interactions.models import ImportJob, ImportKind, ImportStatus
 
 REQUIRED = frozenset({"channel", "valence", "occurred_at", "source", "external_id"})
 CUSTOMER_COLUMNS = {"customer", "customer_ref"}
@@ -167,19 +167,36 @@ def check_size(size: int) -> None:
         )
 
 
-def import_job_create(*, created_by: Any, filename: str, raw: bytes) -> ImportJob:
+def import_job_create(
+    *,
+    created_by: Any,
+    filename: str,
+    raw: bytes,
+    kind: ImportKind = ImportKind.TOUCHPOINTS,
+    required: frozenset[str] = REQUIRED,
+) -> ImportJob:
     """Check the whole file now (ImportFormatError if it cannot be imported) and make the
-    job; the caller queues interactions.tasks.run_import_job for it, so that a large file
-    never holds a web worker."""
+    job; the caller queues the task of its kind for it (interactions.tasks.run_import_job
+    for touchpoints), so that a large file never holds a web worker."""
     check_size(len(raw))
     text = decode(raw)
-    rows = read_rows(text)
-    return ImportJob.objects.create(created_by=created_by, filename=filename[:255], content=text, rows_total=len(rows))
+    rows = read_rows(text, required=required)
+    return ImportJob.objects.create(
+        created_by=created_by, filename=filename[:255], kind=kind, content=text, rows_total=len(rows)
+    )
 
 
-def import_job_run(*, job_id: int) -> None:
-    """Run (or finish) an import job; safe to run again: stored rows are duplicates then."""
-    job = ImportJob.objects.filter(pk=job_id).first()
+def import_job_run(
+    *,
+    job_id: int,
+    kind: ImportKind = ImportKind.TOUCHPOINTS,
+    required: frozenset[str] = REQUIRED,
+    record: Callable[[list[dict[str, Any]]], Sequence[Recorded]] | None = None,
+) -> None:
+    """Run (or finish) an import job of `kind`, recording its rows with `record` (the
+    touchpoints' bulk path by default); safe to run again: stored rows are duplicates then.
+    A job of another kind is left alone: its own task runs it."""
+    job = ImportJob.objects.filter(pk=job_id, kind=kind).first()
     if job is None or job.finished:
         return
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING)
@@ -190,7 +207,7 @@ def import_job_run(*, job_id: int) -> None:
         )
 
     try:
-        report = import_rows(read_rows(job.content), on_batch=progress)
+        report = import_rows(read_rows(job.content, required=required), on_batch=progress, record=record)
     except (OperationalError, InterfaceError):
         # The database went away: the task retries, and the job (still running, not
         # finished) resumes; the rows stored so far come back as duplicates.

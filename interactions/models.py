@@ -143,6 +143,14 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class ImportKind(models.TextChoices):
+    """What a file holds; each kind is run by its own app's task (touchpoints here,
+    outcomes in outcomes.imports)."""
+
+    TOUCHPOINTS = "touchpoints", "Touchpoints"
+    OUTCOMES = "outcomes", "Outcomes"
+
+
 class ImportJob(models.Model):
     """An uploaded file being imported in the background, with its progress and outcome.
 
@@ -152,6 +160,7 @@ class ImportJob(models.Model):
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     filename = models.CharField(max_length=255)
+    kind = models.CharField(max_length=12, choices=ImportKind.choices, default=ImportKind.TOUCHPOINTS)
     status = models.CharField(max_length=8, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
     content = models.TextField(blank=True)
     rows_total = models.PositiveIntegerField(default=0)
@@ -168,6 +177,7 @@ class ImportJob(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="import_job_status_valid"),
+            models.CheckConstraint(condition=Q(kind__in=ImportKind.values), name="import_job_kind_valid"),
             models.CheckConstraint(condition=Q(rows_done__lte=F("rows_total")), name="import_job_progress_bounded"),
         ]
 

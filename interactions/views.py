@@ -1,4 +1,5 @@
 import secrets
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,7 +26,7 @@ from interactions.forms import (
     complaint_choices,
 )
 from interactions.imports import ImportFormatError, check_size, import_job_create
-from interactions.models import ImportJob, Interaction
+from interactions.models import ImportJob, ImportKind, Interaction
 from interactions.services import interaction_change, interaction_delete, interaction_record
 from interactions.tasks import schedule_import
 from memory.models import CustomerMemory
@@ -142,34 +143,52 @@ def memory_badge(request: HttpRequest, customer_pk: int) -> HttpResponse:
     )
 
 
-@role_required(ADMINISTRATORS)
-def import_upload(request: HttpRequest) -> HttpResponse:
-    """Administrators upload history from another system: the file is checked whole, then
-    imported in the background; the job's page shows progress and the outcome."""
+def upload_page(
+    request: HttpRequest,
+    *,
+    kind: ImportKind,
+    template: str,
+    create: Callable[..., ImportJob],
+    schedule: Callable[[ImportJob], None],
+) -> HttpResponse:
+    """An import page: the file is checked whole by `create`, then imported in the
+    background by the task `schedule` queues; the job's page shows progress and outcome."""
     problem = ""
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             check_size(upload.size)
-            job = import_job_create(created_by=request.user, filename=upload.name, raw=upload.read())
+            job = create(created_by=request.user, filename=upload.name, raw=upload.read())
         except ImportFormatError as exc:
             problem = str(exc)
         else:
-            schedule_import(job)
+            schedule(job)
             return redirect("import-detail", job.pk)
     refused = request.method == "POST" and (problem or not form.is_valid())
     return render(
         request,
-        "interactions/import.html",
+        template,
         {
             "form": form,
             "problem": problem,
-            "jobs": ImportJob.objects.defer("content")[:10],
+            "jobs": ImportJob.objects.filter(kind=kind).defer("content")[:10],
             "max_mb": settings.IMPORT_MAX_BYTES // (1024 * 1024),
             "max_rows": f"{settings.IMPORT_MAX_ROWS:,}",
         },
         status=400 if refused else 200,
+    )
+
+
+@role_required(ADMINISTRATORS)
+def import_upload(request: HttpRequest) -> HttpResponse:
+    """Administrators upload history from another system."""
+    return upload_page(
+        request,
+        kind=ImportKind.TOUCHPOINTS,
+        template="interactions/import.html",
+        create=import_job_create,
+        schedule=schedule_import,
     )
 
 

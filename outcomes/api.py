@@ -1,7 +1,5 @@
 """REST API v1 for outcomes: push one, push many (idempotent like touchpoints), list, read."""
 
-from typing import Any
-
 import django_filters
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
@@ -11,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from integrations.fields import AwareDateTimeField, StrictBoolean, Text
+from integrations.fields import AwareDateTimeField, StrictBoolean
 from integrations.filters import UtcIsoDateTimeFilter
 from integrations.models import Scope
 from integrations.pagination import ID_PATTERN, LatestFirst, NewestFirst
@@ -19,23 +17,14 @@ from integrations.pushing import (
     BULK_MAX_ITEMS,
     BulkResponseSerializer,
     DuplicateSerializer,
-    Pushed,
-    PushedRecord,
     bulk_items,
     bulk_response,
     single_response,
 )
-from outcomes.models import NOTE_MAX_LENGTH, BacktestRun, Outcome, OutcomeKind
-from outcomes.services import OutcomeIn, OutcomeResult, backtest_run_create, outcomes_record_many
+from outcomes.models import BacktestRun, Outcome
+from outcomes.payloads import OutcomeInSerializer, record_outcome_payloads
+from outcomes.services import backtest_run_create
 from outcomes.tasks import schedule_backtest
-
-
-class OutcomeInSerializer(PushedRecord):
-    """One outcome as other systems send it; the customer must exist."""
-
-    kind = serializers.ChoiceField(choices=OutcomeKind.choices)
-    occurred_at = AwareDateTimeField(help_text="When it took effect, with time zone (ISO 8601).")
-    note = Text(required=False, allow_blank=True, max_length=NOTE_MAX_LENGTH, default="")
 
 
 class OutcomeSerializer(serializers.ModelSerializer):
@@ -64,37 +53,6 @@ class OutcomeBulkRequestSerializer(serializers.Serializer):
         help_text=f"1 to {BULK_MAX_ITEMS} outcomes, each as for POST /api/v1/outcomes/; an invalid item is "
         "reported in `results`, not refused with the request.",
     )
-
-
-def _pushed(result: OutcomeResult) -> Pushed:
-    stored = result.outcome
-    return Pushed(result.status, stored.pk if stored else None, stored.customer_id if stored else None, result.errors)
-
-
-def record_outcome_payloads(payloads: list[Any], *, recorded_by: User | None) -> list[Pushed]:
-    """Parse and record many outcomes; a malformed one is reported, not fatal."""
-    parser = OutcomeInSerializer()
-    parsed: list[OutcomeIn | dict[str, list[str]]] = []
-    for payload in payloads:
-        try:
-            data = parser.run_validation(payload)
-        except serializers.ValidationError as exc:
-            errors = serializers.as_serializer_error(exc)
-            parsed.append({k: [str(m) for m in v] for k, v in errors.items()})
-            continue
-        parsed.append(
-            OutcomeIn(
-                customer_id=data.get("customer"),
-                customer_ref=data.get("customer_ref", ""),
-                kind=data["kind"],
-                occurred_at=data["occurred_at"],
-                note=data.get("note", ""),
-                source=data["source"],
-                external_id=data["external_id"],
-            )
-        )
-    stored = iter(outcomes_record_many(items=[p for p in parsed if isinstance(p, OutcomeIn)], recorded_by=recorded_by))
-    return [_pushed(next(stored)) if isinstance(p, OutcomeIn) else Pushed("error", errors=p) for p in parsed]
 
 
 def _person(request: Request) -> User | None:

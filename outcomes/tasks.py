@@ -3,6 +3,8 @@
 from celery import shared_task
 
 from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit
+from interactions.models import ImportJob
+from outcomes.imports import outcome_import_run
 from outcomes.models import BacktestRun, VersionPreview
 from outcomes.services import backtest_run_execute, version_preview_execute
 
@@ -24,3 +26,13 @@ def run_version_preview(preview_id: int) -> None:
 
 def schedule_preview(preview: VersionPreview) -> None:
     enqueue_after_commit(run_version_preview, preview.pk, outside_request=True)
+
+
+@shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=5, time_limit=3600)
+def run_outcome_import(job_id: int) -> None:
+    outcome_import_run(job_id=job_id)
+
+
+def schedule_outcome_import(job: ImportJob) -> None:
+    """Like the touchpoints' import: after commit, never inside the upload's request."""
+    enqueue_after_commit(run_outcome_import, job.pk, outside_request=True)

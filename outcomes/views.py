@@ -14,6 +14,8 @@ from accounts.roles import ADMINISTRATORS, has_role
 from config.middleware import HtmxHttpRequest
 from customers.access import can_edit_customer
 from customers.models import Customer
+from interactions.models import ImportKind
+from interactions.views import upload_page
 from memory.engine import PARAMETER_LIMITS, MemoryParameters
 from memory.models import Band, ScoringVersion, VersionStatus
 from memory.services import (
@@ -28,10 +30,11 @@ from memory.services import (
 from memory.tasks import schedule_scoring_version_apply
 from outcomes.backtest import MEMORY, MIN_CUSTOMERS, MIN_EVENTS
 from outcomes.forms import BacktestForm, OutcomeForm, ReasonForm, VersionForm
+from outcomes.imports import outcome_import_create
 from outcomes.models import BacktestRun
 from outcomes.reports import decile_chart, estimate_text, predictor_rows, rolling_rows
 from outcomes.services import PREVIEW_SAMPLE, backtest_run_create, outcome_record, version_preview_create
-from outcomes.tasks import schedule_backtest, schedule_preview
+from outcomes.tasks import schedule_backtest, schedule_outcome_import, schedule_preview
 
 WEB_SOURCE = "web"
 
@@ -62,6 +65,18 @@ def outcome_new(request: HttpRequest, customer_pk: int) -> HttpResponse:
             return redirect(reverse("customer-detail", args=[customer.pk]) + "#outcomes")
     return render(
         request, "outcomes/new.html", {"customer": customer, "form": form}, status=400 if form.errors else 200
+    )
+
+
+@role_required(ADMINISTRATORS)
+def outcome_import(request: HttpRequest) -> HttpResponse:
+    """Administrators upload outcomes from a CRM export (renewals, churn, ...)."""
+    return upload_page(
+        request,
+        kind=ImportKind.OUTCOMES,
+        template="outcomes/import.html",
+        create=outcome_import_create,
+        schedule=schedule_outcome_import,
     )
 
 

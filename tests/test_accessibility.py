@@ -71,7 +71,13 @@ def _pages(
     return {
         "staff_member": shared,
         "manager": manager,
-        "administrator": [*manager, "/imports/", f"/imports/{job.pk}/", f"/model/{draft.number}/edit/"],
+        "administrator": [
+            *manager,
+            "/imports/",
+            f"/imports/{job.pk}/",
+            "/outcomes/import/",
+            f"/model/{draft.number}/edit/",
+        ],
     }
 
 

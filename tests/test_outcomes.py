@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -17,8 +18,12 @@ from accounts.roles import SUPPORT_STAFF
 from audit.models import Action, AuditEntry
 from customers.models import Customer
 from integrations.models import APIKey
+from interactions.models import ImportJob, ImportKind
+from interactions.tasks import run_import_job
 from memory.services import memory_refresh
+from outcomes.imports import outcome_import_create
 from outcomes.models import Outcome
+from outcomes.tasks import run_outcome_import
 from tests.factories import CustomerFactory, UserFactory, record
 
 pytestmark = pytest.mark.django_db
@@ -138,6 +143,70 @@ def test_a_csv_of_outcomes_imports_once(tmp_path: Path) -> None:
     call_command("import_outcomes", str(path), "--no-progress", stdout=out, stderr=err)
     assert "0 imported, 2 already there, 1 refused" in out.getvalue()
     assert Outcome.objects.count() == 2 and Customer.objects.get(ref="C-1").churned_at is not None
+
+
+CRM_EXPORT = (
+    "customer_ref,kind,occurred_at,source,external_id,note\n"
+    "C-1,churned,2026-03-01T00:00:00Z,crm,k-1,Moved to a rival\n"
+    "C-2,renewed,2026-03-02T00:00:00Z,crm,k-2,\n"
+    "C-3,renewed,2026-03-02T00:00:00Z,crm,k-3,\n"
+    "C-2,lapsed,2026-03-02,crm,k-4,\n"
+)
+
+
+def test_an_administrator_uploads_outcomes_and_sees_every_refused_row(
+    client: Client, administrator: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    CustomerFactory.create(ref="C-1")
+    CustomerFactory.create(ref="C-2")
+    client.force_login(administrator)
+    upload = SimpleUploadedFile("crm.csv", CRM_EXPORT.encode(), content_type="text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/outcomes/import/", {"file": upload})
+    job = ImportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/imports/{job.pk}/"
+    assert job.kind == ImportKind.OUTCOMES
+    page = client.get(response["Location"]).content.decode()
+    assert "Done" in page and "<strong>2</strong> imported" in page and "2 refused" in page
+    assert "No such customer" in page and "lapsed" in page  # row 4's customer, row 5's kind
+    assert 'href="/outcomes/import/"' in page  # back to the outcomes import, not the touchpoints'
+    assert set(Outcome.objects.values_list("external_id", "recorded_by")) == {
+        ("k-1", administrator.pk),
+        ("k-2", administrator.pk),
+    }
+    assert Customer.objects.get(ref="C-1").churned_at is not None
+    listing = client.get("/outcomes/import/").content.decode()
+    assert "crm.csv" in listing and "crm.csv" not in client.get("/imports/").content.decode()
+
+    # The same file again stores nothing twice.
+    upload = SimpleUploadedFile("crm.csv", CRM_EXPORT.encode(), content_type="text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/outcomes/import/", {"file": upload})
+    again = ImportJob.objects.order_by("-pk").first()
+    assert again is not None and (again.created, again.duplicates, again.failed) == (0, 2, 2)
+    assert Outcome.objects.count() == 2
+
+
+def test_an_outcome_file_missing_a_column_is_refused_whole(client: Client, administrator: User) -> None:
+    client.force_login(administrator)
+    upload = SimpleUploadedFile("crm.csv", b"customer_ref,kind,source\nC-1,churned,crm\n", content_type="text/csv")
+    response = client.post("/outcomes/import/", {"file": upload})
+    assert response.status_code == 400
+    assert "lacks the column(s): external_id, occurred_at" in response.content.decode()
+    assert not ImportJob.objects.exists() and not Outcome.objects.exists()
+
+
+def test_an_outcome_job_is_never_run_as_touchpoints(client: Client, administrator: User) -> None:
+    """Each kind's task runs only its own jobs: a touchpoint task handed an outcome job
+    (a misrouted message) leaves it alone."""
+    CustomerFactory.create(ref="C-1")
+    job = outcome_import_create(created_by=administrator, filename="crm.csv", raw=CRM_EXPORT.encode())
+    run_import_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == "queued" and not Outcome.objects.exists()
+    run_outcome_import(job.pk)
+    job.refresh_from_db()
+    assert job.status == "done" and Outcome.objects.count() == 1
 
 
 def test_the_owner_records_an_outcome_on_the_customer_page_and_a_double_submit_is_one(

@@ -32,6 +32,7 @@ PAGES = [
     ("/dashboard/?export=at_risk", MANAGERS_ONLY),
     ("/imports/", ADMINS_ONLY),
     ("/imports/{job}/", ADMINS_ONLY),
+    ("/outcomes/import/", ADMINS_ONLY),
 ]
 
 

@@ -4,9 +4,8 @@ from typing import Any
 
 from interactions.imports import Recorded
 from interactions.management.commands.import_interactions import Command as ImportCommand
-from outcomes.api import record_outcome_payloads
-
-OUTCOME_COLUMNS = frozenset({"kind", "occurred_at", "source", "external_id"})
+from outcomes.imports import OUTCOME_COLUMNS
+from outcomes.payloads import record_outcome_payloads
 
 
 class Command(ImportCommand):
