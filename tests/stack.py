@@ -18,17 +18,31 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection
 
 PROJECT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def on_a_free_port(launch: Callable[[int], T], attempts: int = 3) -> T:
+    """Start a server on a port the OS just said was free. Another process can take the
+    port between the probe and the server's bind; the server then exits saying the
+    address is in use, and it is started again on a new port instead of failing the test."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return launch(free_port())
+        except StackError as exc:
+            if attempt == attempts or "in use" not in str(exc):
+                raise
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def process_database_url() -> str:
@@ -112,16 +126,23 @@ class RedisServer:
     """A throwaway redis-server on a free port, nothing persisted."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        self.port = 0  # chosen by start()
         self.service: Service | None = None
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.service = Service("redis", command, dict(os.environ))
-        self.service.wait_for_output("Ready to accept connections", timeout=20)
+        def launch(port: int) -> Service:
+            self.port = port
+            command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            service = Service("redis", command, dict(os.environ))
+            service.wait_for_output("Ready to accept connections", timeout=20)
+            return service
+
+        # A restart (the broker-outage tests) comes back on the same port: the stack's
+        # processes were told that one.
+        self.service = launch(self.port) if self.port else on_a_free_port(launch)
 
     def stop(self) -> None:
         if self.service is not None:
@@ -144,7 +165,7 @@ class Stack:
 
     def __init__(self, redis: RedisServer, database_url: str | None = None, **settings: str) -> None:
         self.redis = redis
-        self.port = free_port()
+        self.port = 0  # chosen by start_web()
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url or process_database_url(),
@@ -163,18 +184,22 @@ class Stack:
         return service
 
     def start_web(self, workers: int = 2) -> Service:
-        return self._start(
-            "gunicorn",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(workers),
-            "--timeout",
-            "120",
-            ready="Booting worker",
-        )
+        def launch(port: int) -> Service:
+            self.port = port
+            return self._start(
+                "gunicorn",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--timeout",
+                "120",
+                ready="Booting worker",
+            )
+
+        return on_a_free_port(launch)
 
     def start_worker(self, *, pool: str = "solo", concurrency: int = 1) -> Service:
         return self._start(

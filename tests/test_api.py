@@ -25,7 +25,6 @@ from memory.services import memory_refresh
 from tests.factories import CustomerFactory, record
 
 pytestmark = pytest.mark.django_db
-NOW = timezone.now()
 
 
 def touchpoint(**overrides: Any) -> dict[str, Any]:
@@ -34,7 +33,7 @@ def touchpoint(**overrides: Any) -> dict[str, Any]:
         "customer_name": "Acme Ltd",
         "channel": "complaint",
         "valence": -2,
-        "occurred_at": (NOW - timedelta(hours=3)).isoformat(),
+        "occurred_at": (timezone.now() - timedelta(hours=3)).isoformat(),
         "summary": "Invoice charged twice",
         "source": "helpdesk",
         "external_id": "T-1",
@@ -65,7 +64,7 @@ def client_with(key: str | None = None, user: User | None = None) -> APIClient:
 @pytest.fixture
 def world() -> dict[str, int]:
     customer = CustomerFactory.create()
-    interaction = record(customer, at=NOW - timedelta(days=1))
+    interaction = record(customer, at=timezone.now() - timedelta(days=1))
     memory_refresh(customer_id=customer.pk)
     return {"customer": customer.pk, "interaction": interaction.pk, "journey": interaction.journey_id}
 
@@ -264,7 +263,7 @@ BAD_INPUTS = [
     ({"stage": "nirvana"}, "stage"),
     ({"occurred_at": "2026-11-20T09:30:00"}, "occurred_at"),
     ({"occurred_at": "yesterday"}, "occurred_at"),
-    ({"occurred_at": (NOW + timedelta(days=30)).isoformat()}, "occurred_at"),
+    ({"occurred_at": (timezone.now() + timedelta(days=30)).isoformat()}, "occurred_at"),
     ({"customer_ref": "UNKNOWN", "customer_name": None}, "customer_name"),
     ({"customer_ref": "NEW-2", "customer_name": ""}, "customer_name"),
     ({"customer_ref": "x" * 101}, "customer_ref"),
@@ -480,7 +479,7 @@ def test_bulk_of_a_thousand_uses_a_bounded_number_of_queries(
 def test_cursor_pagination_walks_every_interaction_once(key_for: Callable[[str], str]) -> None:
     customer = CustomerFactory.create()
     for day in range(7):
-        record(customer, at=NOW - timedelta(days=day))
+        record(customer, at=timezone.now() - timedelta(days=day))
     client, seen, url = client_with(key=key_for("read")), [], "/api/v1/interactions/?page_size=3"
     while url:
         page = client.get(url).json()
@@ -493,9 +492,9 @@ def test_cursor_pagination_walks_every_interaction_once(key_for: Callable[[str],
 
 def test_interaction_filters(key_for: Callable[[str], str]) -> None:
     a, b = CustomerFactory.create(ref="A"), CustomerFactory.create(ref="B")
-    record(a, channel="complaint", valence=-1, at=NOW - timedelta(days=10))
-    record(a, channel="email", at=NOW - timedelta(days=2))
-    record(b, channel="complaint", valence=-2, at=NOW - timedelta(days=1))
+    record(a, channel="complaint", valence=-1, at=timezone.now() - timedelta(days=10))
+    record(a, channel="email", at=timezone.now() - timedelta(days=2))
+    record(b, channel="complaint", valence=-2, at=timezone.now() - timedelta(days=1))
     client = client_with(key=key_for("read"))
 
     def count(query: str) -> int:
@@ -505,16 +504,16 @@ def test_interaction_filters(key_for: Callable[[str], str]) -> None:
     assert count("customer_ref=A") == 2
     assert count(f"customer={b.pk}") == 1
     assert count("stage=fulfilment") == 2
-    after = (NOW - timedelta(days=5)).isoformat().replace("+", "%2B")
+    after = (timezone.now() - timedelta(days=5)).isoformat().replace("+", "%2B")
     assert count(f"occurred_after={after}") == 2
     assert client.get("/api/v1/interactions/?channel=fax").status_code == 400
 
 
 def test_customers_filter_by_band_and_order_by_score(key_for: Callable[[str], str]) -> None:
     happy, unhappy, meh = (CustomerFactory.create(ref=r) for r in ("HAPPY", "UNHAPPY", "MEH"))
-    record(happy, valence=2, intensity=5, at=NOW - timedelta(days=1))
-    record(unhappy, channel="complaint", valence=-2, at=NOW - timedelta(days=1))
-    record(meh, valence=0, at=NOW - timedelta(days=1))
+    record(happy, valence=2, intensity=5, at=timezone.now() - timedelta(days=1))
+    record(unhappy, channel="complaint", valence=-2, at=timezone.now() - timedelta(days=1))
+    record(meh, valence=0, at=timezone.now() - timedelta(days=1))
     for c in (happy, unhappy, meh):
         memory_refresh(customer_id=c.pk)
     client = client_with(key=key_for("read"))
@@ -529,7 +528,7 @@ def test_customers_filter_by_band_and_order_by_score(key_for: Callable[[str], st
 def test_customer_list_query_count_is_flat(key_for: Callable[[str], str], django_assert_max_num_queries: Any) -> None:
     for i in range(30):
         customer = CustomerFactory.create(owner=User.objects.create(username=f"owner{i}"))
-        record(customer, at=NOW - timedelta(days=1))
+        record(customer, at=timezone.now() - timedelta(days=1))
         memory_refresh(customer_id=customer.pk)
     client = client_with(key=key_for("read"))
     with django_assert_max_num_queries(4):
@@ -538,8 +537,8 @@ def test_customer_list_query_count_is_flat(key_for: Callable[[str], str], django
 
 def test_memory_endpoint_returns_breakdown_explanation_and_history(key_for: Callable[[str], str]) -> None:
     customer = CustomerFactory.create()
-    complaint = record(customer, channel="complaint", valence=-2, at=NOW - timedelta(days=3))
-    end = record(customer, valence=1, at=NOW - timedelta(days=1))
+    complaint = record(customer, channel="complaint", valence=-2, at=timezone.now() - timedelta(days=3))
+    end = record(customer, valence=1, at=timezone.now() - timedelta(days=1))
     memory_refresh(customer_id=customer.pk)
     body = client_with(key=key_for("read")).get(f"/api/v1/customers/{customer.pk}/memory/").json()
     assert body["band"] == "at_risk" and 0 <= body["score"] < 35
@@ -561,9 +560,9 @@ def test_customers_filter_remembered_worse_than_lived(key_for: Callable[[str], s
     far worse than it was lived; a plain good one is not."""
     ended_badly, plain = CustomerFactory.create(), CustomerFactory.create()
     for day in range(8, 0, -1):
-        record(ended_badly, valence=1, at=NOW - timedelta(days=day, hours=1))
-        record(plain, valence=1, at=NOW - timedelta(days=day, hours=1))
-    record(ended_badly, channel="complaint", valence=-2, at=NOW - timedelta(hours=1))
+        record(ended_badly, valence=1, at=timezone.now() - timedelta(days=day, hours=1))
+        record(plain, valence=1, at=timezone.now() - timedelta(days=day, hours=1))
+    record(ended_badly, channel="complaint", valence=-2, at=timezone.now() - timedelta(hours=1))
     for customer in (ended_badly, plain):
         memory_refresh(customer_id=customer.pk)
     client = client_with(key=key_for("read"))
@@ -576,8 +575,8 @@ def test_customers_filter_remembered_worse_than_lived(key_for: Callable[[str], s
 
 def test_journeys_filter_open_ones(key_for: Callable[[str], str]) -> None:
     customer = CustomerFactory.create()
-    record(customer, channel="account_review", at=NOW - timedelta(days=20))
-    record(customer, at=NOW - timedelta(days=1))
+    record(customer, channel="account_review", at=timezone.now() - timedelta(days=20))
+    record(customer, at=timezone.now() - timedelta(days=1))
     client = client_with(key=key_for("read"))
     assert len(client.get("/api/v1/journeys/").json()["results"]) == 2
     assert len(client.get("/api/v1/journeys/?open=true").json()["results"]) == 1
