@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.roles import MANAGERS
 from customers.models import Customer
+from dashboards.models import DailyStat
 from integrations.models import APIKey, WebhookDelivery, WebhookSubscription
 from memory.engine import SECONDS_PER_DAY, MemoryParameters, Touch, score_of
 from memory.models import CustomerMemory
@@ -216,3 +219,92 @@ def test_not_json_is_a_406_or_a_415() -> None:
     assert client.get("/api/v1/interactions/", HTTP_ACCEPT="text/html").status_code == 406
     response = client.generic("POST", "/api/v1/interactions/", "channel=call", content_type="text/plain")
     assert response.status_code == 415
+
+
+STAT_FIELDS = ("day", "stage_id", "channel", "segment_id", "owner_id", "staff_id", "count", "negative_count")
+
+
+def _stats() -> list[tuple[Any, ...]]:
+    rows = DailyStat.objects.order_by(*STAT_FIELDS[:6]).values_list(*STAT_FIELDS, "positive_sum", "negative_sum")
+    return [(*row[:8], round(row[8], 6), round(row[9], 6)) for row in rows]
+
+
+@pytest.mark.django_db
+def test_rebuild_dashboard_stats_recounts_what_the_write_path_counted() -> None:
+    """README (commands): rebuild_dashboard_stats recounts the daily statistics from every
+    interaction, to the same rows the write path keeps up to date."""
+    gold = SegmentFactory.create(name="Gold")
+    owner = UserFactory.create()
+    a = CustomerFactory.create(segment=gold, owner=owner)
+    b = CustomerFactory.create()
+    for day, (customer, channel, valence) in enumerate(
+        [(a, "call", 2), (a, "complaint", -2), (b, "email", 1), (b, "complaint", -1), (a, "call", 1)]
+    ):
+        record(customer, at=timezone.now() - timedelta(days=day % 3, hours=day), channel=channel, valence=valence)
+    kept = _stats()
+    assert sum(row[6] for row in kept) == 5 and len(kept) >= 4
+    DailyStat.objects.all().delete()
+    DailyStat.objects.create(day=timezone.now().date(), stage_id=1, channel="call", count=99)  # drifted
+    out = io.StringIO()
+    call_command("rebuild_dashboard_stats", stdout=out)
+    assert "Recounted 5 touchpoints" in out.getvalue()
+    assert _stats() == kept
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recompute_scores_by_segment_in_processes_touches_only_that_segment() -> None:
+    """README (commands): recompute_scores --segment NAME --processes N recomputes that
+    segment's customers, each process with its own connection, and no one else."""
+    gold, silver = SegmentFactory.create(name="Gold"), SegmentFactory.create(name="Silver")
+    golden = [CustomerFactory.create(segment=gold) for _ in range(4)]
+    others = [CustomerFactory.create(segment=silver) for _ in range(2)]
+    touched = {
+        customer.pk: record(customer, at=timezone.now() - timedelta(days=2), channel="complaint", valence=-2).pk
+        for customer in golden + others
+    }
+    out = io.StringIO()
+    call_command("recompute_scores", "--segment", "Gold", "--processes", "2", "--no-progress", stdout=out)
+    assert "Recomputed 4 customers" in out.getvalue()
+    scored = set(CustomerMemory.objects.values_list("customer_id", flat=True))
+    assert scored == {c.pk for c in golden}
+    for customer in golden:  # each from its whole history: the complaint is in it
+        memory = CustomerMemory.objects.get(customer=customer)
+        assert memory.max_interaction_id == touched[customer.pk] and memory.band == "at_risk"
+
+
+@pytest.mark.django_db
+def test_a_lockout_ends_when_the_cool_off_has_passed(client: Any) -> None:
+    """docs/operations.md: five failed logins lock the pair out for AXES_COOLOFF_MINUTES
+    (15); after that, the right password works again."""
+    UserFactory.create(username="victim")
+    for _ in range(5):
+        client.post("/login/", {"username": "victim", "password": "guess"})
+    assert client.post("/login/", {"username": "victim", "password": "pw-for-tests-only"}).status_code == 429
+    AccessAttempt.objects.update(attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME + timedelta(minutes=1))
+    assert client.post("/login/", {"username": "victim", "password": "pw-for-tests-only"}).status_code == 429
+    AccessAttempt.objects.update(attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=5))
+    response = client.post("/login/", {"username": "victim", "password": "pw-for-tests-only"})
+    assert response.status_code == 302  # signed in
+
+
+@pytest.mark.django_db
+def test_the_timeline_filters_by_channel_and_stage(client: Any) -> None:
+    """README (pages): the customer page's timeline is filterable (channel, stage)."""
+    customer = CustomerFactory.create()
+    record(
+        customer, at=timezone.now() - timedelta(days=3), channel="call", summary="Kick-off call", stage="anticipation"
+    )
+    record(
+        customer, at=timezone.now() - timedelta(days=2), channel="email", summary="Invoice e-mail", stage="evaluation"
+    )
+    record(customer, at=timezone.now() - timedelta(days=1), channel="call", summary="Check-in call", stage="evaluation")
+    client.force_login(UserFactory.create(roles=[MANAGERS]))
+
+    def shown(query: str) -> set[str]:
+        page = client.get(f"/customers/{customer.pk}/{query}").content.decode()
+        return {s for s in ("Kick-off call", "Invoice e-mail", "Check-in call") if s in page}
+
+    assert shown("") == {"Kick-off call", "Invoice e-mail", "Check-in call"}
+    assert shown("?channel=call") == {"Kick-off call", "Check-in call"}
+    assert shown("?stage=evaluation") == {"Invoice e-mail", "Check-in call"}
+    assert shown("?channel=call&stage=evaluation") == {"Check-in call"}

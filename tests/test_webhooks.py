@@ -14,9 +14,15 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from integrations.models import APIKey, DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
-from integrations.services import MAX_ATTEMPTS, unrecovered_complaint_alerts, webhook_deliver, webhooks_emit
+from integrations.services import (
+    MAX_ATTEMPTS,
+    stranded_delivery_ids,
+    unrecovered_complaint_alerts,
+    webhook_deliver,
+    webhooks_emit,
+)
 from integrations.signing import HEADER, sign, verify
-from integrations.tasks import deliver_webhook, retry_delay
+from integrations.tasks import deliver_webhook, resend_stranded_deliveries, retry_delay
 from memory.services import memory_refresh
 from tests.factories import CustomerFactory, record
 
@@ -194,8 +200,6 @@ def test_stranded_pending_deliveries_are_found_for_resending(receiver: Receiver)
     webhooks_emit(event=Event.INTERACTION_RECORDED, items=[("old", {}), ("new", {})])
     old = WebhookDelivery.objects.get(event_key="old")
     WebhookDelivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=1))
-    from integrations.services import stranded_delivery_ids
-
     assert stranded_delivery_ids() == [old.pk]
     webhook_deliver(delivery_id=old.pk)
     assert stranded_delivery_ids() == []
@@ -310,3 +314,37 @@ def test_the_body_and_headers_are_as_the_api_guide_says(
         }  # fmt: skip
         assert payload["interaction"]["id"] == interaction.pk
         assert (payload["interaction"]["source"], payload["interaction"]["external_id"]) == ("crm", "m-1")
+
+
+def test_deliveries_stranded_by_a_lost_task_are_sent_again_by_the_beat_task(receiver: Receiver) -> None:
+    """docs/operations.md (beat schedule): pending deliveries nobody works on are queued
+    again; one that is young, or that a worker is trying now, is left alone."""
+    _subscribe(receiver, Event.INTERACTION_RECORDED)
+    webhooks_emit(event=Event.INTERACTION_RECORDED, items=[("lost", {}), ("young", {})])
+    WebhookDelivery.objects.filter(event_key="lost").update(created_at=timezone.now() - timedelta(hours=1))
+    assert resend_stranded_deliveries() == 1  # eager in tests: delivered on the spot
+    lost, young = WebhookDelivery.objects.get(event_key="lost"), WebhookDelivery.objects.get(event_key="young")
+    assert lost.status == DeliveryStatus.DELIVERED and lost.attempts == 1
+    assert young.status == DeliveryStatus.PENDING and young.attempts == 0
+    assert [headers["X-Rememberly-Delivery"] for headers, _ in receiver.requests] == [str(lost.pk)]
+    assert resend_stranded_deliveries() == 0  # delivered: never sent twice
+
+
+def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt_retried_later(
+    receiver: Receiver, settings: Any
+) -> None:
+    """docs/api.md section 7: answer 2xx within the timeout (10 s by default; 1 s here),
+    anything else is retried."""
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    receiver.delay = 3.0
+    _subscribe(receiver, Event.INTERACTION_RECORDED)
+    webhooks_emit(event=Event.INTERACTION_RECORDED, items=[("slow", {})])
+    delivery = WebhookDelivery.objects.get(event_key="slow")
+    assert webhook_deliver(delivery_id=delivery.pk) is False  # not done: to be retried
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
+    assert delivery.last_status_code is None and "timed out" in delivery.last_error
+    receiver.delay = 0.0
+    assert webhook_deliver(delivery_id=delivery.pk) is True
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempts == 2

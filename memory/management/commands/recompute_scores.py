@@ -1,8 +1,10 @@
 """python manage.py recompute_scores: rebuild memories from the whole history."""
 
 import multiprocessing
+import multiprocessing.util
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -15,12 +17,11 @@ from memory.models import CustomerMemory
 from memory.services import memory_recompute_many
 
 
-def _batches(customers: QuerySet[Customer], size: int) -> Iterator[list[int]]:
-    """Keyset batches of ids: memory stays flat however many customers there are."""
-    last_id = 0
-    while batch := list(customers.filter(id__gt=last_id).values_list("id", flat=True)[:size]):
-        yield batch
-        last_id = batch[-1]
+def _batches(customers: QuerySet[Customer], size: int) -> list[list[int]]:
+    """The ids, in batches, read here: a pool consumes its input from a thread of its own,
+    whose database connection nobody would close (8 bytes an id: 100k customers ~ 4 MB)."""
+    ids = list(customers.values_list("id", flat=True))
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def _recompute(customer_ids: list[int]) -> int:
@@ -30,22 +31,33 @@ def _recompute(customer_ids: list[int]) -> int:
 class _InProcess:
     """The same interface as a pool, without processes."""
 
-    def __enter__(self) -> "_InProcess":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
     def imap_unordered(self, func: Callable[[list[int]], int], items: Iterable[list[int]]) -> Iterator[int]:
         return map(func, items)
 
 
-def _pool(processes: int) -> Any:
-    if processes <= 1:
-        return _InProcess()
-    # Each child opens its own database connection: the parent's must not be shared.
+def _worker_started() -> None:
+    # Each child opens its own database connection: the parent's must not be shared. It
+    # closes it when it exits, so no session lingers on the database after the command.
     connections.close_all()
-    return multiprocessing.get_context("fork").Pool(processes, initializer=connections.close_all)
+    multiprocessing.util.Finalize(None, connections.close_all, exitpriority=10)
+
+
+@contextmanager
+def _pool(processes: int) -> Iterator[Any]:
+    if processes <= 1:
+        yield _InProcess()
+        return
+    connections.close_all()
+    pool = multiprocessing.get_context("fork").Pool(processes, initializer=_worker_started)
+    try:
+        yield pool
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()  # the workers finish and exit normally, running their finalizers
+    finally:
+        pool.join()
 
 
 class Command(BaseCommand):
