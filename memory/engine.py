@@ -754,7 +754,7 @@ class Driver:
     points: float
 
 
-def _linked_ids(ordered: Sequence[Touch], impacts: Impacts, params: MemoryParameters) -> set[int]:
+def _linked_ids(ordered: Sequence[Touch], params: MemoryParameters) -> set[int]:
     """Touches whose removal changes other touches' felt impacts: recoveries, the complaints
     they resolve, and failures that stand in the paradox window of a recovered complaint.
     Removing any other touch changes its own journey only."""
@@ -797,7 +797,7 @@ def drivers(
     values = {jid: e.value(params) for jid, e in episodes.items()}
     total = sum(values.values())
     base = score_for(total, params)
-    linked = _linked_ids(ordered, impacts, params)
+    linked = _linked_ids(ordered, params)
     # A neutral touch makes no moment: removing it changes nothing.
     candidates = [t for t in ordered if (among is None or t.id in among) and t.valence != 0]
     found: list[Driver] = []

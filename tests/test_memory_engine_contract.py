@@ -21,6 +21,7 @@ from memory.engine import (
     Touch,
     band_for,
     change_since,
+    drivers,
     expected_gain,
     felt,
     parameter_problems,
@@ -237,3 +238,172 @@ def test_change_since_splits_the_move_into_fading_and_new_touches(
     assert {d.touch_id for d in change.drivers} <= newer and len(change.drivers) <= 3
     if newer and any(t.valence != 0 for t in touches if t.id in newer):
         assert change.drivers
+
+
+@EXAMPLES
+@given(histories(max_size=20), st.floats(1.0, 300.0))
+def test_a_journeys_salience_and_value_at_its_end_do_not_fade(
+    history: tuple[list[Touch], list[Touch]], days_later: float
+) -> None:
+    """The ranking of journeys (salience: how vivid the peak was when it happened) and
+    the value a journey had when it ended are read the same however late they are read."""
+    touches, _ = history
+    whole = recompute(touches, P)
+    last = max(touches, key=lambda t: t.order_key)
+    later = Touch(
+        last.id + 1, last.at + days_later * DAY, max(t.journey_id for t in touches) + 1, "evaluation", "email", 0, 1
+    )
+    read_later = recompute([*touches, later], P)
+    for journey_id, journey in whole.journeys.items():
+        again = read_later.journeys[journey_id]
+        assert again.reference_at > journey.reference_at
+        assert again.salience(P) == pytest.approx(journey.salience(P), rel=1e-9)
+        assert again.value_at_end(P) == pytest.approx(journey.value_at_end(P), rel=1e-9, abs=1e-12)
+        if journey.peak is None:
+            assert journey.salience(P) == 0.0 and journey.value_at_end(P) == journey.value
+        else:
+            assert journey.salience(P) == pytest.approx(abs(whole.impacts.value[journey.peak.touch_id]), rel=1e-9)
+            assert journey.end is not None
+            assert journey.value_at_end(P) == pytest.approx(journey.value_at(journey.end.at, P), rel=1e-12)
+            assert journey.value_at(journey.reference_at, P) == journey.value
+
+
+# -- drivers: exact leave-one-out, whatever the limit (section 6) -----------------------------
+def _leave_one_out(touches: list[Touch], as_of: float) -> dict[int, float]:
+    base = score_of(touches, as_of, P)
+    return {t.id: base - score_of([u for u in touches if u.id != t.id], as_of, P) for t in touches if t.valence != 0}
+
+
+def _assert_drivers_exact(touches: list[Touch], as_of: float, limit: int, among: set[int] | None = None) -> None:
+    expected = {k: v for k, v in _leave_one_out(touches, as_of).items() if among is None or k in among}
+    found = drivers(touches, as_of, P, limit=limit, among=among)
+    for driver in found:
+        assert driver.points == pytest.approx(expected[driver.touch_id], abs=1e-9), driver
+    strongest = sorted((abs(v) for v in expected.values()), reverse=True)[:limit]
+    assert [abs(d.points) for d in found] == pytest.approx(strongest, abs=1e-9)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(histories(max_size=40), st.floats(0.0, 200.0), st.integers(1, 3), st.booleans())
+def test_drivers_are_exact_for_small_limits_and_subsets(
+    history: tuple[list[Touch], list[Touch]], days_later: float, limit: int, subset: bool
+) -> None:
+    """Small limits make the search stop early (a journey whose bound cannot beat the
+    weakest driver found is skipped): what it skips must never have mattered."""
+    touches, _ = history
+    as_of = max(t.at for t in touches) + days_later * DAY
+    among = {t.id for t in touches if t.id % 2 == 0} if subset else None
+    _assert_drivers_exact(touches, as_of, limit, among)
+
+
+@pytest.mark.parametrize("days_before", [365.0, 200.0])
+def test_a_failure_that_takes_a_recovery_paradox_away_is_weighed_with_it(days_before: float) -> None:
+    """An earlier failure in another journey, inside the paradox window (its edge
+    included), denies a later recovered complaint its paradox bonus: removing it moves
+    that other journey too, and its points say so."""
+    complaint_at = 400 * DAY
+    touches = [
+        Touch(1, complaint_at - days_before * DAY, 1, "fulfilment", "call", -2, 3),
+        Touch(2, complaint_at, 2, "fulfilment", "complaint", -1, 5),
+        Touch(3, complaint_at + 2 * DAY, 2, "fulfilment", "call", 2, 5, resolves_id=2),
+        Touch(4, complaint_at + 30 * DAY, 3, "fulfilment", "call", 1, 2),
+    ]
+    as_of = complaint_at + 40 * DAY
+    assert recompute(touches, P).paradox_recoveries == set()
+    assert recompute(touches[1:], P).paradox_recoveries == {3}
+    _assert_drivers_exact(touches, as_of, limit=4)
+
+
+def test_five_drivers_unless_asked_for_more() -> None:
+    touches = [Touch(i, i * DAY, i, "fulfilment", "call", 2 if i % 2 else -1, 3) for i in range(1, 12)]
+    assert len(drivers(touches, 12 * DAY, P)) == 5
+    assert len(drivers(touches, 12 * DAY, P, limit=8)) == 8
+
+
+# -- the empty memory, and counting ----------------------------------------------------------
+def test_a_customer_with_no_touches_reads_neutral() -> None:
+    state = MemoryState()
+    reading = state.read(100 * DAY, P)
+    assert (reading.score, reading.band, reading.value, reading.decay) == (50.0, "neutral", 0.0, 1.0)
+    assert (reading.touch_count, reading.lived_score, reading.active, reading.top_journeys) == (0, None, None, [])
+    assert state.value_at(100 * DAY, P) == 0.0
+    whole = recompute([], P)
+    assert whole.state == MemoryState() and whole.journeys == {} and whole.impacts.value == {}
+
+
+@EXAMPLES
+@given(histories(max_size=25))
+def test_appending_counts_touches_and_closed_journeys_as_a_recomputation_does(
+    history: tuple[list[Touch], list[Touch]],
+) -> None:
+    touches, _ = history
+    state = MemoryState()
+    for touch in sorted(touches, key=lambda t: t.order_key):
+        if not state.can_append(touch):
+            return
+        state.append(touch, P)
+    whole = recompute(touches, P).state
+    assert state.touch_count == whole.touch_count == len(touches)
+    assert state.closed_count == whole.closed_count == len({t.journey_id for t in touches}) - 1
+    as_of = max(t.at for t in touches)
+    reading = state.read(as_of, P)
+    assert reading.decay == 1.0  # read at the last touch: nothing has faded
+    assert reading.lived_score == pytest.approx(whole.read(as_of, P).lived_score, abs=1e-9)
+    for stage in reading.stages.values():
+        assert set(stage) == {"value", "count", "mean"}
+
+
+def test_a_touch_that_would_rewrite_history_is_refused_by_name() -> None:
+    first = Touch(1, 10 * DAY, 1, "fulfilment", "call", 1, 3)
+    state = recompute([first], P).state
+    assert not state.can_append(first)  # the same touch again
+    with pytest.raises(ValueError, match="touch 1 rewrites history; recompute the customer instead"):
+        state.append(first, P)
+    assert state.touch_count == 1
+
+
+# -- recoveries (section 1) --------------------------------------------------------------------
+def _complaint(touch_id: int = 1, at: float = 0.0, valence: int = -1, intensity: int = 5) -> Touch:
+    return Touch(touch_id, at, 1, "fulfilment", "complaint", valence, intensity)
+
+
+def _reply(touch_id: int, at: float, valence: int, resolves: int = 1, intensity: int = 5) -> Touch:
+    return Touch(touch_id, at, 1, "fulfilment", "call", valence, intensity, resolves_id=resolves)
+
+
+def test_only_a_positive_touch_recovers_and_only_a_bad_one_is_recovered() -> None:
+    complaint = _complaint(valence=-2)
+    felt_alone = felt(complaint.raw_impact, P)
+    neutral_reply = recompute([complaint, _reply(2, DAY, 0)], P).impacts
+    assert neutral_reply.value[1] == pytest.approx(felt_alone)  # a neutral reply recovers nothing
+    good_then_neutral = recompute([complaint, _reply(2, DAY, 0), _reply(3, 2 * DAY, 2)], P).impacts
+    assert good_then_neutral.value[1] > felt_alone  # a useless reply does not stop a later good one
+    for valence in (0, 1):  # "resolving" a touch that was not bad changes nothing
+        touch = Touch(1, 0.0, 1, "fulfilment", "call", valence, 5)
+        impacts = recompute([touch, _reply(2, DAY, 2)], P).impacts
+        assert impacts.value[1] == touch.raw_impact and impacts.bonus == {}
+
+
+def test_the_best_recovery_softens_not_the_latest() -> None:
+    complaint = _complaint(valence=-2)
+    best_first = recompute([complaint, _reply(2, DAY, 2), _reply(3, 20 * DAY, 1, intensity=1)], P).impacts
+    best_only = recompute([complaint, _reply(2, DAY, 2)], P).impacts
+    assert best_first.value[1] == pytest.approx(best_only.value[1])
+
+
+@pytest.mark.parametrize(
+    ("severity_intensity", "delay_days", "bonus", "paradox"),
+    [
+        (5, 7.0, 0.2, True),  # severity exactly 0.5 and exactly 7 days: both edges included
+        (5, 7.01, 0.2, False),
+        (4, 3.0, 0.2, True),
+        (5, 3.0, 0.0, False),  # a bonus of 0 is no paradox
+    ],
+)
+def test_the_paradox_edges(severity_intensity: int, delay_days: float, bonus: float, paradox: bool) -> None:
+    params = replace(P, paradox_bonus=bonus)
+    touches = [_complaint(intensity=severity_intensity), _reply(2, delay_days * DAY, 2)]
+    impacts = recompute(touches, params).impacts
+    assert (impacts.paradox_recoveries == {2}) is paradox
+    if paradox:
+        assert impacts.bonus == {2: bonus}
