@@ -152,6 +152,7 @@ def test_journey_memories_round_trip(history: tuple[list[Touch], list[Touch]]) -
     touches, _ = history
     for journey in recompute(touches, P).journeys.values():
         assert JourneyMemory.from_dict(json.loads(json.dumps(journey.to_dict()))) == journey
+        assert isinstance(journey.repeat_penalty, float) and journey.repeat_penalty >= 0.0
 
 
 @EXAMPLES
@@ -190,7 +191,8 @@ def test_the_active_journey_known_to_the_running_state_is_the_recomputed_one(
         state.append(touch, P)
     whole = recompute(touches, P)
     [(journey_id, active)] = state.journey_values(P).items()
-    assert journey_id == whole.state.active_journey_id
+    assert journey_id == active.journey_id == whole.state.active_journey_id
+    assert active.reference_at == state.last_at
     expected = whole.journeys[journey_id]
     assert active.value == pytest.approx(expected.value, rel=1e-9, abs=1e-12)
     assert (active.count, active.peak and active.peak.touch_id) == (
@@ -329,6 +331,8 @@ def test_a_customer_with_no_touches_reads_neutral() -> None:
     assert state.value_at(100 * DAY, P) == 0.0
     whole = recompute([], P)
     assert whole.state == MemoryState() and whole.journeys == {} and whole.impacts.value == {}
+    assert MemoryState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+    assert reading.to_dict()["active"] is None and reading.to_dict()["peak"] is None
 
 
 @EXAMPLES
@@ -407,3 +411,35 @@ def test_the_paradox_edges(severity_intensity: int, delay_days: float, bonus: fl
     assert (impacts.paradox_recoveries == {2}) is paradox
     if paradox:
         assert impacts.bonus == {2: bonus}
+
+
+def test_a_good_touch_marked_resolved_on_first_contact_counts_as_itself() -> None:
+    touch = Touch(1, 0.0, 1, "fulfilment", "call", 2, 3, resolved_on_first_contact=True)
+    assert recompute([touch], P).impacts.value[1] == touch.raw_impact
+    running = MemoryState()
+    running.append(touch, P)  # the running state weighs it on arrival: the same
+    assert running.read(DAY, P).value == pytest.approx(recompute([touch], P).state.read(DAY, P).value)
+
+
+def test_a_journey_of_neutral_touches_never_ranks_above_one_with_moments() -> None:
+    touches = [
+        Touch(1, 0.0, 1, "fulfilment", "call", 1, 2),
+        Touch(2, 50 * DAY, 2, "fulfilment", "email", 0, 3),
+        Touch(3, 60 * DAY, 3, "fulfilment", "call", 1, 1),
+    ]
+    reading = recompute(touches, P).state.read(70 * DAY, P)
+    assert [j.journey_id for j in reading.top_journeys] == [1, 3, 2]  # 0.2 then, 0.1 later; nothing
+    assert reading.peak is not None and reading.peak.touch_id == 1
+
+
+def test_repeated_failures_show_as_a_repeat_penalty() -> None:
+    failures = [Touch(i, i * DAY, 1, "fulfilment", "complaint", -2, 5) for i in (1, 2, 3)]
+    [journey] = recompute(failures, P).journeys.values()
+    assert journey.repeat_penalty > 0.0
+    [single] = recompute(failures[:1], P).journeys.values()
+    assert single.repeat_penalty == 0.0
+
+
+def test_change_since_names_five_drivers_unless_asked() -> None:
+    touches = [Touch(i, i * DAY, i, "fulfilment", "call", 2 if i % 2 else -1, 3) for i in range(1, 12)]
+    assert len(change_since(touches, 0.5 * DAY, 12 * DAY, P).drivers) == 5
