@@ -443,3 +443,35 @@ def test_repeated_failures_show_as_a_repeat_penalty() -> None:
 def test_change_since_names_five_drivers_unless_asked() -> None:
     touches = [Touch(i, i * DAY, i, "fulfilment", "call", 2 if i % 2 else -1, 3) for i in range(1, 12)]
     assert len(change_since(touches, 0.5 * DAY, 12 * DAY, P).drivers) == 5
+
+
+def test_the_search_for_drivers_does_not_stop_at_the_strongest_one_found() -> None:
+    """With two drivers asked for, the search may skip a journey only when it cannot beat
+    the second strongest found so far (found by a random search against a planted bug that
+    compared with the strongest: touch 3 was dropped for the weaker touch 2)."""
+    spec = [(1, 139, 3, -1, 5), (2, 189, 3, -2, 1), (3, 5, 1, 2, 2)]
+    touches = [Touch(i, day * DAY, journey, "fulfilment", "call", v, n) for i, day, journey, v, n in spec]
+    _assert_drivers_exact(touches, 220 * DAY, limit=2)
+    assert [d.touch_id for d in drivers(touches, 220 * DAY, P, limit=2)] == [1, 3]
+
+
+@pytest.mark.parametrize(("later_intensity", "peak"), [(3, 1), (4, 2)])
+def test_the_peak_is_the_moment_strongest_as_it_stands_now(later_intensity: int, peak: int) -> None:
+    """docs/memory-score.md section 2: moments are compared as they are now, faded. The
+    first (1.0 at day 0) stands at 0.63 by day 60: a later 0.6 does not beat it, 0.8 does."""
+    touches = [
+        Touch(1, 0.0, 1, "fulfilment", "call", 2, 5),
+        Touch(2, 60 * DAY, 1, "fulfilment", "call", 2, later_intensity),
+    ]
+    [journey] = recompute(touches, P).journeys.values()
+    assert journey.peak is not None and journey.peak.touch_id == peak
+
+
+def test_on_an_exact_tie_the_earlier_moment_stays_the_peak() -> None:
+    touches = [Touch(i, 5 * DAY, 1, "fulfilment", "call", 2, 4) for i in (1, 2)]
+    [journey] = recompute(touches, P).journeys.values()
+    assert journey.peak is not None and journey.peak.touch_id == 1
+    running = MemoryState()
+    for touch in touches:
+        running.append(touch, P)
+    assert running.read(6 * DAY, P).peak == recompute(touches, P).state.read(6 * DAY, P).peak
