@@ -5,20 +5,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('interactions', '0005_import_job'),
+        ("interactions", "0005_import_job"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='importjob',
-            name='kind',
-            field=models.CharField(choices=[('touchpoints', 'Touchpoints'), ('outcomes', 'Outcomes')], default='touchpoints', max_length=12),
+            model_name="importjob",
+            name="kind",
+            field=models.CharField(
+                choices=[("touchpoints", "Touchpoints"), ("outcomes", "Outcomes")], default="touchpoints", max_length=12
+            ),
         ),
         migrations.AddConstraint(
-            model_name='importjob',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['touchpoints', 'outcomes'])), name='import_job_kind_valid'),
+            model_name="importjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["touchpoints", "outcomes"])), name="import_job_kind_valid"
+            ),
         ),
     ]
