@@ -178,17 +178,26 @@ def test_a_reading_says_what_it_holds(history: tuple[list[Touch], list[Touch]], 
 
 
 # -- the running state's explanation parts, against the from-scratch computation --------------
+def _appended(touches: list[Touch]) -> MemoryState | None:
+    """The running state after every touch arrived in order; None when one of them would
+    rewrite history (a recovery), so the product would recompute instead."""
+    state = MemoryState()
+    for touch in sorted(touches, key=lambda t: t.order_key):
+        if not state.can_append(touch):
+            return None
+        state.append(touch, P)
+    return state
+
+
 @EXAMPLES
 @given(histories(max_size=20))
 def test_the_active_journey_known_to_the_running_state_is_the_recomputed_one(
     history: tuple[list[Touch], list[Touch]],
 ) -> None:
     touches, _ = history
-    state = MemoryState()
-    for touch in sorted(touches, key=lambda t: t.order_key):
-        if not state.can_append(touch):
-            return  # this history needs a recompute: covered by the running-state tests
-        state.append(touch, P)
+    state = _appended(touches)
+    if state is None:
+        return  # this history needs a recompute: covered by the running-state tests
     whole = recompute(touches, P)
     [(journey_id, active)] = state.journey_values(P).items()
     assert journey_id == active.journey_id == whole.state.active_journey_id
@@ -341,11 +350,9 @@ def test_appending_counts_touches_and_closed_journeys_as_a_recomputation_does(
     history: tuple[list[Touch], list[Touch]],
 ) -> None:
     touches, _ = history
-    state = MemoryState()
-    for touch in sorted(touches, key=lambda t: t.order_key):
-        if not state.can_append(touch):
-            return
-        state.append(touch, P)
+    state = _appended(touches)
+    if state is None:
+        return
     whole = recompute(touches, P).state
     assert state.touch_count == whole.touch_count == len(touches)
     assert state.closed_count == whole.closed_count == len({t.journey_id for t in touches}) - 1
