@@ -64,6 +64,22 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, inte
         time.sleep(interval)
 
 
+def wait_for_none_left(left: Callable[[], int], *, timeout: float, stall: float, what: str) -> None:
+    """Wait until `left()` is 0. The deadline follows the work: `timeout` at first, then
+    pushed back while the count keeps falling, so a slow machine that is getting there is
+    not failed; `stall` seconds without progress after the deadline end the wait."""
+    deadline = time.monotonic() + timeout
+    best = left()
+    while best:
+        time.sleep(0.2)
+        now_left = left()
+        if now_left < best:
+            best = now_left
+            deadline = max(deadline, time.monotonic() + stall)
+        if time.monotonic() > deadline:
+            raise StackError(f"timed out waiting for {what}: {best} left, no progress for {stall} s")
+
+
 class Service:
     """A child process whose output is kept, to wait on and to show when a test fails."""
 

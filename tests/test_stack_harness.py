@@ -2,6 +2,7 @@
 
 import itertools
 import socket
+import time
 
 import pytest
 
@@ -29,3 +30,15 @@ def test_a_server_whose_port_was_taken_after_the_probe_starts_on_another(monkeyp
             assert redis.port == port and redis.command("PING") == "+PONG"
         finally:
             redis.stop()
+
+
+def test_a_wait_on_work_outlasts_its_first_deadline_while_the_work_progresses() -> None:
+    remaining = iter([5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0])
+    started = time.monotonic()
+    stack.wait_for_none_left(lambda: next(remaining), timeout=0.6, stall=1.0, what="the work")
+    assert time.monotonic() - started > 0.6  # it went on past the first deadline
+
+
+def test_a_wait_on_work_that_stalls_fails_saying_how_much_is_left() -> None:
+    with pytest.raises(stack.StackError, match="the work: 3 left, no progress for 0.5 s"):
+        stack.wait_for_none_left(lambda: 3, timeout=0.2, stall=0.5, what="the work")
