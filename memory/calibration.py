@@ -319,7 +319,10 @@ def _recovery_grid(base: MemoryParameters) -> list[MemoryParameters]:
     ]
 
 
-STEPS_PER_FIT = len(_memory_grid(MemoryParameters())) + len(_recovery_grid(MemoryParameters()))
+# Each grid holds the parameters in force first, then its product.
+STEPS_PER_FIT = (1 + len(ALPHAS) * len(LAMBDAS) * len(HALF_LIVES)) + (
+    1 + len(RECOVERY_SOFTENINGS) * len(RECOVERY_HALF_LIVES) * len(PARADOX_BONUSES)
+)
 
 
 def fit_display(samples: Sequence[Sample], params: MemoryParameters) -> MemoryParameters:
@@ -399,15 +402,15 @@ def _fixed(predict: Predictor) -> Callable[[Sample], float | None]:
 
 
 def calibrate(
-    customers: Sequence[CustomerRatings],
+    samples: Sequence[Sample],
     base: MemoryParameters,
     *,
     folds: int = FOLDS,
     recent_share: float = RECENT_SHARE,
     progress: Callable[[int, int], None] | None = None,
 ) -> Report:
-    """Fit on every answer, validate by grouped, time-based folds, compare with baselines."""
-    samples = samples_of(customers)
+    """Fit on every answer (`samples_of` the customers), validate by grouped, time-based
+    folds, compare with baselines."""
     cutoff, splits = time_grouped_folds(samples, folds, recent_share)
     total, done = STEPS_PER_FIT * (len(splits) + 1), 0
 

@@ -114,6 +114,11 @@ PARAMETER_LIMITS: dict[str, tuple[float, float, str]] = {
 }
 
 
+def parameter_label(name: str) -> str:
+    """A parameter's short name for tables and messages: its label before the colon."""
+    return PARAMETER_LIMITS[name][2].split(":")[0]
+
+
 def parameter_problems(values: Mapping[str, Any]) -> dict[str, list[str]]:
     """What is wrong with a set of parameters, by name; empty when they make a model."""
     problems: dict[str, list[str]] = {}

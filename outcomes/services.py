@@ -184,13 +184,19 @@ def backtest_run_execute(*, run_id: int, on_progress: Callable[[int], None] | No
     run = BacktestRun.objects.filter(pk=run_id).first()
     if run is None or run.status == RunStatus.DONE:
         return
-    BacktestRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, progress=0)
+    _run_recording_failure(BacktestRun, run.pk, lambda: _execute(run, on_progress))
+
+
+def _run_recording_failure(model: type[BacktestRun] | type[VersionPreview], pk: int, work: Callable[[], None]) -> None:
+    """Mark the job running and do its work. Anything but a database outage (the task's
+    retry runs it again) marks it failed with the reason, for the page that waits on it."""
+    model.objects.filter(pk=pk).update(status=RunStatus.RUNNING, progress=0)
     try:
-        _execute(run, on_progress)
+        work()
     except (OperationalError, InterfaceError):
-        raise  # the database went away: the task's retry runs it again
+        raise
     except Exception as exc:
-        backtest_run_failed(run_id=run.pk, problem=f"{type(exc).__name__}: {exc}")
+        model.objects.filter(pk=pk).update(status=RunStatus.FAILED, problem=f"{type(exc).__name__}: {exc}"[:2000])
         raise
 
 
@@ -219,10 +225,6 @@ def _execute(run: BacktestRun, on_progress: Callable[[int], None] | None) -> Non
     )
 
 
-def backtest_run_failed(*, run_id: int, problem: str) -> None:
-    BacktestRun.objects.filter(pk=run_id).update(status=RunStatus.FAILED, problem=problem[:2000])
-
-
 # Above this many customers with touchpoints, the what-if scores a random sample of them
 # (the page says so and gives every share with its interval): it answers within a minute at
 # 100k customers and 5M touchpoints (bench/preview.py).
@@ -238,16 +240,7 @@ def version_preview_execute(*, preview_id: int, sample_limit: int = PREVIEW_SAMP
     preview = VersionPreview.objects.select_related("version").filter(pk=preview_id).first()
     if preview is None or preview.status == RunStatus.DONE:
         return
-    VersionPreview.objects.filter(pk=preview.pk).update(status=RunStatus.RUNNING, progress=0)
-    try:
-        _preview(preview, sample_limit)
-    except (OperationalError, InterfaceError):
-        raise  # the database went away: the task's retry runs it again
-    except Exception as exc:
-        VersionPreview.objects.filter(pk=preview.pk).update(
-            status=RunStatus.FAILED, problem=f"{type(exc).__name__}: {exc}"[:2000]
-        )
-        raise
+    _run_recording_failure(VersionPreview, preview.pk, lambda: _preview(preview, sample_limit))
 
 
 def _preview(preview: VersionPreview, sample_limit: int) -> None:

@@ -16,7 +16,7 @@ from customers.access import can_edit_customer
 from customers.models import Customer
 from interactions.models import ImportKind
 from interactions.views import upload_page
-from memory.engine import PARAMETER_LIMITS, MemoryParameters
+from memory.engine import PARAMETER_LIMITS, MemoryParameters, parameter_label
 from memory.models import Band, ScoringVersion, VersionStatus
 from memory.services import (
     memory_parameters,
@@ -146,10 +146,6 @@ def _say_refusal(request: HttpRequest, error: ValidationError) -> None:
         messages.error(request, message)
 
 
-def _short(name: str) -> str:
-    return PARAMETER_LIMITS[name][2].split(":")[0]
-
-
 @role_required(*MANAGEMENT)
 def model_versions(request: HttpRequest) -> HttpResponse:
     """The version in force, the drafts and the history; administrators start a draft."""
@@ -164,7 +160,7 @@ def model_versions(request: HttpRequest) -> HttpResponse:
         "outcomes/model.html",
         {
             "in_force": in_force,
-            "rows": [(_short(name), value) for name, value in params.as_dict().items()],
+            "rows": [(parameter_label(name), value) for name, value in params.as_dict().items()],
             "versions": ScoringVersion.objects.select_related("created_by", "applied_by")[:100],
             "previous": scoring_version_previous(),
             "busy": ScoringVersion.objects.exclude(apply_phase="").first(),
@@ -229,7 +225,7 @@ def _movers(whatif: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for mover in whatif["movers"]:
         causes = [
-            f"{_short(c['parameter'])} {c['before']:g} → {c['after']:g}: {c['points']:+.1f}"
+            f"{parameter_label(c['parameter'])} {c['before']:g} → {c['after']:g}: {c['points']:+.1f}"
             for c in mover["causes"]
             if abs(c["points"]) >= 0.05
         ]
@@ -270,7 +266,7 @@ def model_version(request: HtmxHttpRequest, number: int) -> HttpResponse:
     backtests = preview.backtests if preview else {}
     context = {
         "version": version,
-        "rows": [(_short(n), in_force[n], mine[n], in_force[n] != mine[n]) for n in PARAMETER_LIMITS],
+        "rows": [(parameter_label(n), in_force[n], mine[n], in_force[n] != mine[n]) for n in PARAMETER_LIMITS],
         "intensities": sorted(version.channel_intensities.items()),
         "preview": preview,
         "whatif": whatif,
@@ -278,7 +274,7 @@ def model_version(request: HtmxHttpRequest, number: int) -> HttpResponse:
         "changed_band": _share_text(whatif["changed_band"]) if whatif else "",
         "histogram": _histogram_rows(whatif) if whatif else [],
         "movers": _movers(whatif) if whatif else [],
-        "changed": [_short(n) for n in (whatif or {}).get("changed_parameters", [])],
+        "changed": [parameter_label(n) for n in (whatif or {}).get("changed_parameters", [])],
         "current_backtest": _memory_result(backtests.get("current")),
         "draft_backtest": _memory_result(backtests.get("draft")),
         "backtest_report": backtests.get("draft"),

@@ -36,13 +36,13 @@ def on_a_free_port(launch: Callable[[int], T], attempts: int = 3) -> T:
     """Start a server on a port the OS just said was free. Another process can take the
     port between the probe and the server's bind; the server then exits saying the
     address is in use, and it is started again on a new port instead of failing the test."""
-    for attempt in range(1, attempts + 1):
+    for _ in range(attempts - 1):
         try:
             return launch(free_port())
         except StackError as exc:
-            if attempt == attempts or "in use" not in str(exc):
+            if "in use" not in str(exc):
                 raise
-    raise AssertionError("unreachable")  # the loop returns or raises
+    return launch(free_port())
 
 
 def process_database_url() -> str:

@@ -8,13 +8,21 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from integrations.models import APIKey
-from outcomes.models import BacktestRun, RunStatus
-from outcomes.services import outcome_record
+from memory.services import scoring_version_draft
+from outcomes.models import BacktestRun, RunStatus, VersionPreview
+from outcomes.services import (
+    backtest_run_create,
+    backtest_run_execute,
+    outcome_record,
+    version_preview_create,
+    version_preview_execute,
+)
 from tests.factories import CustomerFactory, record
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +131,38 @@ def test_the_api_starts_and_reads_backtests_with_the_right_keys(
     assert run["reports"][0]["verdict"][0].startswith("Not enough data")
     bad = client("full").post("/api/v1/backtests/", {**body, "window_days": 1}, format="json")
     assert bad.status_code == 400 and "window_days" in bad.json()
+
+
+@pytest.mark.parametrize("job", ["backtest", "preview"])
+def test_a_job_that_fails_says_why_and_one_that_lost_the_database_is_left_to_its_retry(
+    job: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pages poll a backtest or a preview until it is done or failed: a failure is
+    recorded with its reason; a database outage is not (the task's retry runs it again)."""
+    if job == "backtest":
+        run: BacktestRun | VersionPreview = backtest_run_create(
+            cutoff=timezone.now() - timedelta(days=30), window_days=30
+        )
+        target, execute = "outcomes.services._execute", lambda: backtest_run_execute(run_id=run.pk)
+    else:
+        draft = scoring_version_draft(actor="test", parameters={"loss_aversion": 3.0})
+        run = version_preview_create(version=draft)
+        target, execute = "outcomes.services._preview", lambda: version_preview_execute(preview_id=run.pk)
+
+    def lose_the_database(*args: Any) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(target, lose_the_database)
+    with pytest.raises(OperationalError):
+        execute()
+    run.refresh_from_db()
+    assert (run.status, run.problem) == (RunStatus.RUNNING, "")
+
+    def break_it(*args: Any) -> None:
+        raise ValueError("no outcomes table")
+
+    monkeypatch.setattr(target, break_it)
+    with pytest.raises(ValueError, match="no outcomes table"):
+        execute()
+    run.refresh_from_db()
+    assert (run.status, run.problem) == (RunStatus.FAILED, "ValueError: no outcomes table")

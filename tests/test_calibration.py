@@ -68,7 +68,7 @@ def _synthetic(truth: MemoryParameters, customers: int = 90, recoveries: bool = 
 
 def test_calibration_recovers_a_peak_end_world_and_beats_the_average() -> None:
     truth = MemoryParameters(peak_end_weight=1.0, loss_aversion=3.0, half_life_days=30)
-    report = calibrate(_synthetic(truth, customers=200), MemoryParameters())
+    report = calibrate(samples_of(_synthetic(truth, customers=200)), MemoryParameters())
     scores = {s.name: s for s in report.scores}
     assert report.fitted.peak_end_weight >= 0.75
     fitted = scores["memory score (fitted)"]
@@ -92,7 +92,7 @@ def test_calibration_recovers_a_peak_end_world_and_beats_the_average() -> None:
 def test_calibration_fits_the_recovery_parameters_a_world_follows() -> None:
     truth = MemoryParameters(recovery_softening=1.0, paradox_bonus=0.0)
     in_force = MemoryParameters(recovery_softening=0.0, paradox_bonus=0.4)
-    report = calibrate(_synthetic(truth, customers=200, recoveries=True), in_force)
+    report = calibrate(samples_of(_synthetic(truth, customers=200, recoveries=True)), in_force)
     assert report.fitted.recovery_softening >= 0.75
     assert report.fitted.paradox_bonus <= 0.2
     softening = next(p for p in report.parameters if p.name == "recovery_softening")

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from memory.calibration import FITTED, FOLDS, CustomerRatings, Report, calibrate, samples_of, too_little_data, verdict
-from memory.engine import PARAMETER_LIMITS
+from memory.engine import parameter_label
 from memory.selectors import touch_histories
 from memory.services import memory_parameters, scoring_version_draft
 
@@ -34,8 +34,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not 2 <= options["folds"] <= 20:
             raise CommandError("--folds must be between 2 and 20.")
-        customers = self._load()
-        problem = too_little_data(samples_of(customers))
+        samples = samples_of(self._load())
+        problem = too_little_data(samples)
         if problem:
             raise CommandError(f"{problem} Record survey touchpoints with rating and rating_scale (csat or nps) first.")
         bar = tqdm(desc="fitting", unit="fit", disable=options["no_progress"] or options["verbosity"] == 0)
@@ -45,7 +45,7 @@ class Command(BaseCommand):
             bar.update(1)
 
         in_force = memory_parameters()
-        report = calibrate(customers, in_force, folds=options["folds"], progress=progress)
+        report = calibrate(samples, in_force, folds=options["folds"], progress=progress)
         bar.close()
         self._print(report)
         if options["propose"]:
@@ -65,7 +65,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"{'parameter':<34}{'in force':>10}{'fitted':>10}   range over the {report.folds} fold fits")
         for parameter in report.parameters:
-            label = PARAMETER_LIMITS[parameter.name][2].split(":")[0]
+            label = parameter_label(parameter.name)
             self.stdout.write(
                 f"{label:<34}{parameter.in_force:>10g}{parameter.fitted:>10g}   {parameter.low:g} .. {parameter.high:g}"
             )
@@ -101,7 +101,7 @@ class Command(BaseCommand):
                     "parameters": [
                         {
                             "name": p.name,
-                            "label": PARAMETER_LIMITS[p.name][2].split(":")[0],
+                            "label": parameter_label(p.name),
                             "in_force": p.in_force,
                             "fitted": p.fitted,
                             "low": p.low,
