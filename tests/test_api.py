@@ -284,7 +284,8 @@ BAD_INPUTS = [
     ({"resolves": "\ud800"}, "resolves"),
     ({"summary": "half a pair \udfff"}, "summary"),
     ({"customer_ref": "\ud83d"}, "customer_ref"),
-    ({"summary": json.loads("[" * 900 + "]" * 900)}, "summary"),
+    # 32 levels with the body's own object: the deepest the parser reads (docs/api.md section 2).
+    ({"summary": json.loads("[" * 31 + "]" * 31)}, "summary"),
 ]
 
 
@@ -347,6 +348,8 @@ def test_one_bad_item_never_costs_the_batch(key_for: Callable[[str], str]) -> No
     [
         (b'{"valence": 1, "valence": -2}', "appears twice"),
         (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+        # One level past the limit, whatever the call stack's depth (docs/api.md section 2).
+        (json.dumps({"summary": json.loads("[" * 32 + "]" * 32)}).encode(), "more than 32 levels"),
     ],
 )
 def test_ambiguous_or_absurd_json_is_refused(raw: bytes, reason: str, key_for: Callable[[str], str]) -> None:
@@ -359,6 +362,15 @@ def test_ambiguous_or_absurd_json_is_refused(raw: bytes, reason: str, key_for: C
         content_type="application/json",
     )
     assert response.status_code == 400 and reason in response.json()["detail"]
+
+
+def test_brackets_inside_text_are_not_nesting(key_for: Callable[[str], str]) -> None:
+    """The depth limit counts the JSON's structure, not brackets someone typed."""
+    response = client_with(key=key_for("push")).post(
+        "/api/v1/interactions/", touchpoint(summary='quoted \\"[' + "[{" * 100), format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert Interaction.objects.get().summary.endswith("[{" * 100)
 
 
 def _cursor(position: str) -> str:
