@@ -52,9 +52,11 @@ class FailedKeyThrottle(SimpleRateThrottle):
 
     def over_budget(self, request: Request) -> float | None:
         """Seconds to wait when this address used up its failures, else None."""
+        self.cache_answered = False
         try:
             self.key = self.get_cache_key(request, None)
             self.history = self.cache.get(self.key, [])
+            self.cache_answered = True
             self.now = self.timer()
             while self.history and self.history[-1] <= self.now - self.duration:
                 self.history.pop()
@@ -64,6 +66,8 @@ class FailedKeyThrottle(SimpleRateThrottle):
             return None
 
     def record_failure(self, request: Request) -> None:
+        if not self.cache_answered:  # it was down a moment ago, and over_budget logged that
+            return
         try:
             self.history.insert(0, self.now)
             self.cache.set(self.key, self.history, self.duration)

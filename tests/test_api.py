@@ -2,6 +2,7 @@
 
 import base64
 import json
+import logging
 import threading
 import urllib.error
 import urllib.request
@@ -166,6 +167,83 @@ def test_wrong_keys_are_throttled_per_client_address(monkeypatch: pytest.MonkeyP
     other = APIClient(REMOTE_ADDR="10.9.8.7")
     assert other.get("/api/v1/customers/", HTTP_AUTHORIZATION="Api-Key wrong.x").status_code == 401
     cache.clear()
+
+
+class _Clock:
+    """A throttle timer the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_wrong_keys_count_only_for_the_throttle_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/api.md section 1: the budget of wrong keys is per address and per window; a
+    failure older than the window no longer counts, and its record expires with it."""
+    from django.core.cache import cache
+
+    from integrations.auth import FailedKeyThrottle
+
+    clock = _Clock()
+    monkeypatch.setattr(FailedKeyThrottle, "THROTTLE_RATES", {"failed_auth": "2/min"})
+    monkeypatch.setattr(FailedKeyThrottle, "timer", clock)
+    client = APIClient()
+
+    def status_at(second: float) -> int:
+        clock.now = 1_000_000.0 + second
+        return client.get("/api/v1/customers/", HTTP_AUTHORIZATION="Api-Key wrong.key").status_code
+
+    assert [status_at(0), status_at(30), status_at(31)] == [401, 401, 429]
+    assert [status_at(61), status_at(62)] == [401, 429]  # the failure at 0 s fell out; 30 s and 61 s count
+
+    address_key = FailedKeyThrottle.cache_format % {"scope": "failed_auth", "ident": "127.0.0.1"}
+    raw_key = cache.make_and_validate_key(address_key)
+    assert 0 < cache._cache.get_client(raw_key).ttl(raw_key) <= 60  # type: ignore[attr-defined]
+
+
+class _BrokenCache:
+    def __init__(self, broken: str) -> None:
+        self.broken = broken
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self.broken == "get":
+            raise ConnectionError("Redis is down")
+        return default
+
+    def set(self, key: str, value: Any, timeout: Any = None) -> None:
+        if self.broken == "set":
+            raise ConnectionError("Redis is down")
+
+
+@pytest.mark.parametrize(
+    ("broken", "logged"),
+    [
+        ("get", "failed-key throttle not applied: the cache is unavailable"),
+        ("set", "failed-key throttle not recorded: the cache is unavailable"),
+    ],
+)
+def test_a_cache_outage_lets_wrong_keys_through_to_a_401_and_says_so_in_the_log(
+    broken: str, logged: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """docs/operations.md: without Redis the API fails open on rate limits (keys are long
+    random secrets), and the log says which limit was not applied."""
+    from integrations.auth import FailedKeyThrottle
+
+    monkeypatch.setattr(FailedKeyThrottle, "cache", _BrokenCache(broken))
+    with caplog.at_level(logging.WARNING, logger="integrations.auth"):
+        response = APIClient().get("/api/v1/customers/", HTTP_AUTHORIZATION="Api-Key wrong.key")
+    assert response.status_code == 401
+    [record] = [r for r in caplog.records if r.name == "integrations.auth"]
+    assert record.getMessage() == logged
+    assert record.exc_info is not None and "Redis is down" in str(record.exc_info[1])
+
+
+def test_a_refused_key_is_told_how_to_authenticate() -> None:
+    """RFC 9110: a 401 names the scheme to use (WWW-Authenticate), as docs/api.md does."""
+    response = APIClient().get("/api/v1/customers/", HTTP_AUTHORIZATION="Api-Key wrong.key")
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Api-Key"
 
 
 def test_an_expired_key_is_refused() -> None:
@@ -362,6 +440,15 @@ def test_ambiguous_or_absurd_json_is_refused(raw: bytes, reason: str, key_for: C
         content_type="application/json",
     )
     assert response.status_code == 400 and reason in response.json()["detail"]
+
+
+def test_a_touchpoint_cannot_resolve_itself(key_for: Callable[[str], str]) -> None:
+    response = client_with(key=key_for("push")).post(
+        "/api/v1/interactions/", touchpoint(external_id="T-9", resolves="T-9"), format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"resolves": ["A touchpoint cannot resolve itself."]}
+    assert not Interaction.objects.exists()
 
 
 def test_brackets_inside_text_are_not_nesting(key_for: Callable[[str], str]) -> None:
