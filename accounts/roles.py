@@ -16,6 +16,9 @@ def has_role(user: object, role: str) -> bool:
     # One query per request: the names are kept on the user object the request carries.
     names = getattr(user, "_role_names", None)
     if names is None:
-        names = frozenset(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+        groups = getattr(user, "groups", None)
+        if groups is None:  # authenticated but not a person (an API key's caller): no roles
+            return False
+        names = frozenset(groups.values_list("name", flat=True))
         user._role_names = names  # type: ignore[attr-defined]
     return role in names

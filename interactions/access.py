@@ -15,6 +15,7 @@ OWN_CORRECTION_WINDOW = timedelta(days=1)
 def can_correct_touchpoint(user: object, interaction: Interaction) -> bool:
     if is_manager(user):
         return True
-    if not getattr(user, "is_authenticated", False) or interaction.staff_id != getattr(user, "pk", None):
+    person = getattr(user, "pk", None)  # None for an API key's caller: it is no person
+    if not getattr(user, "is_authenticated", False) or person is None or interaction.staff_id != person:
         return False
     return timezone.now() - interaction.created_at <= OWN_CORRECTION_WINDOW

@@ -3,7 +3,7 @@ pages: who may, what is kept on the record, and that the memory follows the corr
 history."""
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.contrib.auth.models import User
@@ -189,6 +189,36 @@ def test_after_a_day_only_a_manager_corrects_it(client: Client, staff_member: Us
     client.force_login(manager)
     assert client.post(f"/touchpoints/{old.pk}/correct/", correction(old, summary="Fixed")).status_code == 302
     assert Interaction.objects.get(pk=old.pk).summary == "Fixed"
+
+
+def test_the_day_to_fix_ones_own_slip_includes_its_last_moment(
+    staff_member: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exactly a day after logging it, the person who logged it may still fix it."""
+    from interactions.access import OWN_CORRECTION_WINDOW, can_correct_touchpoint
+
+    mine = record(CustomerFactory.create(), staff=staff_member, at=timezone.now())
+    logged = Interaction.objects.get(pk=mine.pk).created_at
+    monkeypatch.setattr(timezone, "now", lambda: logged + OWN_CORRECTION_WINDOW)
+    assert can_correct_touchpoint(staff_member, mine)
+    monkeypatch.setattr(timezone, "now", lambda: logged + OWN_CORRECTION_WINDOW + timedelta(microseconds=1))
+    assert not can_correct_touchpoint(staff_member, mine)
+
+
+def test_callers_that_are_not_people_correct_nothing() -> None:
+    """Anything other than a signed-in person (no user, an API key's caller) is refused, even for a
+    touchpoint no person logged: 'the person who logged it' must be a person."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from integrations.auth import SystemUser
+    from integrations.models import APIKey
+    from interactions.access import can_correct_touchpoint
+
+    api_pushed = record(CustomerFactory.create(), at=timezone.now())
+    assert api_pushed.staff_id is None
+    key, _ = APIKey.objects.create_key(name="crm", scope="full")
+    for caller in (AnonymousUser(), object(), None, SystemUser(cast(APIKey, key))):
+        assert not can_correct_touchpoint(caller, api_pushed)
 
 
 def test_support_staff_cannot_correct_what_a_colleague_logged(client: Client, staff_member: User) -> None:
