@@ -68,6 +68,35 @@ def test_the_sweeper_finds_memories_behind_their_touchpoints_not_only_new_ones()
 
 
 @pytest.mark.django_db
+def test_a_customer_with_nothing_recorded_is_not_stale() -> None:
+    """The sweeper queues memories behind their touchpoints; a customer created with no
+    touchpoint has nothing to be behind (and would be queued every minute for ever)."""
+    CustomerFactory.create()
+    assert stale_customer_ids(limit=10) == []
+
+
+@pytest.mark.django_db
+def test_memories_computed_under_other_numbers_are_stale_unless_a_switch_is_bringing_them_over() -> None:
+    """docs/memory-score.md section 9: a memory whose parameters fingerprint no longer
+    matches is queued by the sweeper; while a version is being applied the switch itself
+    recomputes them, so the sweeper leaves them alone."""
+    from memory.models import ApplyPhase, ScoringVersion
+    from memory.services import scoring_version_draft
+
+    current, outdated = CustomerFactory.create(), CustomerFactory.create()
+    for customer in (current, outdated):
+        record(customer)
+        memory_refresh(customer_id=customer.pk)
+    CustomerMemory.objects.filter(customer=outdated).update(parameters_fingerprint="computed-under-older-numbers")
+    manager = UserFactory.create(roles=[MANAGERS])
+    draft = scoring_version_draft(actor=manager, note="idle draft: no switch under way")
+    assert stale_customer_ids(limit=10) == [outdated.pk]
+
+    ScoringVersion.objects.filter(pk=draft.pk).update(apply_phase=ApplyPhase.COMPUTING)
+    assert stale_customer_ids(limit=10) == []
+
+
+@pytest.mark.django_db
 def test_changed_parameters_force_a_full_recompute() -> None:
     """docs/memory-score.md section 9: a memory computed under other parameters is
     recomputed from the whole history, not folded onward."""

@@ -1,4 +1,5 @@
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -142,25 +143,50 @@ def test_explicit_stage_and_intensity_win_over_defaults(customer: Customer) -> N
     assert (interaction.stage.key, interaction.intensity) == ("inspection", 2)
 
 
+def _resolution_refused(customer: Customer, **fields: Any) -> str:
+    with pytest.raises(ValidationError) as excinfo:
+        record(customer, **fields)
+    [message] = excinfo.value.message_dict["resolves"]
+    return message
+
+
 def test_resolution_must_belong_to_the_same_customer(customer: Customer) -> None:
     other = CustomerFactory.create()
     complaint = record(other, channel="complaint", valence=-2)
-    with pytest.raises(ValidationError) as excinfo:
-        record(customer, valence=2, resolves=complaint.pk, days=1)
-    assert "another customer" in excinfo.value.message_dict["resolves"][0]
+    message = _resolution_refused(customer, valence=2, resolves=complaint.pk, days=1)
+    assert message == "The interaction to resolve belongs to another customer."
 
 
 def test_resolution_cannot_precede_the_complaint(customer: Customer) -> None:
     complaint = record(customer, channel="complaint", valence=-2, days=5)
-    with pytest.raises(ValidationError) as excinfo:
-        record(customer, valence=2, resolves=complaint, days=1)
-    assert "before the complaint" in excinfo.value.message_dict["resolves"][0]
+    message = _resolution_refused(customer, valence=2, resolves=complaint, days=1)
+    assert message == "A resolution cannot happen before the complaint it resolves."
 
 
-def test_only_negative_touchpoints_can_be_resolved(customer: Customer) -> None:
-    praise = record(customer, valence=2)
-    with pytest.raises(ValidationError):
-        record(customer, valence=2, resolves=praise, days=1)
+def test_a_resolution_at_the_same_moment_as_the_complaint_is_accepted(customer: Customer) -> None:
+    """Sorted out on the same call: the complaint and its recovery share a timestamp."""
+    complaint = record(customer, channel="complaint", valence=-2, days=1)
+    recovery = record(customer, valence=2, resolves=complaint, days=1)
+    assert recovery.resolves == complaint
+
+
+@pytest.mark.parametrize(("channel", "valence"), [("call", 2), ("email", 0), ("complaint", 0)])
+def test_only_negative_touchpoints_and_complaints_can_be_resolved(
+    customer: Customer, channel: str, valence: int
+) -> None:
+    """docs/memory-score.md section 1: a recovery resolves a complaint or a bad moment. A
+    complaint counts whatever its valence; any other channel only when it was negative."""
+    target = record(customer, channel=channel, valence=valence)
+    if channel == "complaint":
+        assert record(customer, valence=2, resolves=target, days=1).resolves == target
+    else:
+        message = _resolution_refused(customer, valence=2, resolves=target, days=1)
+        assert message == "Only a complaint or a negative touchpoint can be resolved."
+
+
+def test_a_bad_moment_on_any_channel_can_be_resolved(customer: Customer) -> None:
+    bad_call = record(customer, channel="email", valence=-1)
+    assert record(customer, valence=2, resolves=bad_call, days=1).resolves == bad_call
 
 
 def test_recording_bumps_history_version_only_on_creation(customer: Customer) -> None:

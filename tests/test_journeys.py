@@ -5,7 +5,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from customers.models import Customer
-from interactions.services import interaction_record
+from interactions.services import interaction_delete, interaction_record
 from journeys.models import CloseReason, Journey
 from tests.factories import T0, CustomerFactory, record
 
@@ -151,3 +151,19 @@ def test_concurrent_identical_requests_store_one_interaction() -> None:
         thread.join()
     assert sorted(results) == [False] * 5 + [True]
     assert customer.interactions.count() == 1
+
+
+def test_deleting_touchpoints_counts_them_out_and_an_emptied_journey_goes(customer: Customer) -> None:
+    first = record(customer, days=0)
+    second = record(customer, days=1)
+    other_customer_journey = record(CustomerFactory.create(), days=0).journey
+    journey = first.journey
+
+    interaction_delete(interaction=second)
+    journey.refresh_from_db()
+    assert journey.interaction_count == 1
+
+    interaction_delete(interaction=first)
+    assert not Journey.objects.filter(pk=journey.pk).exists()
+    other_customer_journey.refresh_from_db()
+    assert other_customer_journey.interaction_count == 1
