@@ -207,3 +207,33 @@ def test_recompute_many_equals_a_forced_refresh_of_each() -> None:
     assert memory_recompute_many(customer_ids=ids, as_of=now) == len(ids)
     assert snapshot() == one_by_one
     assert any(m[3] is not None for k, m in one_by_one.items() if k)  # trends were compared
+
+
+def test_touch_histories_read_every_customers_touches_in_order_with_their_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What calibration, backtests and the what-if read: each customer's touches in the
+    order they happened, and each survey answer scaled to 0..1 on its own scale."""
+    from memory import selectors
+    from memory.selectors import touch_histories
+
+    first, second, untouched = CustomerFactory.create(), CustomerFactory.create(), CustomerFactory.create()
+    late = record(first, days=3, valence=-1)
+    early = record(first, days=1)
+    csat = record(first, days=2, channel="email", rating=4, rating_scale="csat")
+    nps = record(second, days=1, channel="email", rating=10, rating_scale="nps")
+    unrated = record(second, days=2, channel="email")
+    monkeypatch.setattr(selectors, "HISTORY_CHUNK", 1)  # one customer per pass: chunks must join up
+
+    histories = touch_histories([second.pk, first.pk, untouched.pk])
+    assert set(histories) == {first.pk, second.pk}  # nothing recorded: no history
+    assert [t.id for t in histories[first.pk].touches] == [early.pk, csat.pk, late.pk]
+    assert histories[first.pk].touches[2].valence == -1
+    assert [(a.at, a.rating) for a in histories[first.pk].answers] == [(csat.occurred_at.timestamp(), 0.75)]
+    assert histories[first.pk].survey_ids == {csat.pk}
+    assert [(a.at, a.rating) for a in histories[second.pk].answers] == [(nps.occurred_at.timestamp(), 1.0)]
+    assert histories[second.pk].survey_ids == {nps.pk}
+    assert [t.id for t in histories[second.pk].touches] == [nps.pk, unrated.pk]
+
+    assert touch_histories() == histories  # every customer, in one pass
+    assert touch_histories([first.pk]) == {first.pk: histories[first.pk]}
