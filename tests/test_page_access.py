@@ -105,3 +105,25 @@ def test_dashboard_query_count_is_flat(client: Client, manager: Any, django_asse
     client.force_login(manager)
     with django_assert_max_num_queries(20):
         assert client.get("/dashboard/?period=365").status_code == 200
+
+
+def test_roles_belong_to_signed_in_people_and_a_superuser_holds_every_one(
+    django_assert_num_queries: Any,
+) -> None:
+    """The rule every page's check stands on (accounts/roles.py): no role without signing
+    in, a superuser holds all three without being in any group, anyone else exactly the
+    groups they are in, read once per request."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts.roles import ADMINISTRATORS, ALL_ROLES, MANAGERS, SUPPORT_STAFF, has_role
+    from tests.factories import UserFactory
+
+    for nobody in (AnonymousUser(), None, object()):
+        assert not any(has_role(nobody, role) for role in ALL_ROLES)
+    root = UserFactory.create(username="root", is_superuser=True)
+    assert all(has_role(root, role) for role in ALL_ROLES)
+    lead = UserFactory.create(username="lead", roles=[MANAGERS, SUPPORT_STAFF])
+    with django_assert_num_queries(1):
+        held = [role for role in ALL_ROLES if has_role(lead, role)]
+    assert held == [SUPPORT_STAFF, MANAGERS]
+    assert not has_role(lead, ADMINISTRATORS)
