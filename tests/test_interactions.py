@@ -222,3 +222,18 @@ def test_change_refuses_fields_that_define_identity(customer: Customer) -> None:
     with pytest.raises(ValidationError) as excinfo:
         interaction_change(interaction=interaction, external_id="new")
     assert "external_id" in excinfo.value.message_dict
+
+
+def test_recording_refreshes_the_memory_unless_told_not_to_and_stores_no_summary_by_default(
+    customer: Customer, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The service's defaults are what the log form and the API rely on: a touchpoint with
+    nothing written about it stores an empty summary, and its memory follows (after commit)."""
+    from memory.models import CustomerMemory
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stored = interaction_record(
+            customer=customer, channel="call", valence=1, occurred_at=T0, source="crm", external_id="plain"
+        ).interaction
+    assert stored.summary == ""
+    assert CustomerMemory.objects.get(customer=customer).history_version == 1
