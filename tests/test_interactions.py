@@ -237,3 +237,14 @@ def test_recording_refreshes_the_memory_unless_told_not_to_and_stores_no_summary
         ).interaction
     assert stored.summary == ""
     assert CustomerMemory.objects.get(customer=customer).history_version == 1
+
+
+def test_a_complaint_fixed_on_the_spot_is_stored_as_such(customer: Customer) -> None:
+    """docs/memory-score.md section 1: resolved_on_first_contact counts as a good recovery,
+    so the flag must reach the row."""
+    fixed = record(customer, channel="complaint", valence=-1, resolved_on_first_contact=True)
+    assert Interaction.objects.get(pk=fixed.pk).resolved_on_first_contact is True
+    assert (
+        Interaction.objects.get(pk=record(customer, channel="complaint", valence=-1).pk).resolved_on_first_contact
+        is False
+    )
