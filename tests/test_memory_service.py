@@ -13,7 +13,7 @@ from interactions.services import interaction_change, interaction_delete
 from journeys.models import Journey
 from memory.models import CustomerMemory, ScoreSnapshot
 from memory.selectors import stale_customer_ids
-from memory.services import memory_recompute_many, memory_refresh
+from memory.services import memory_parameters, memory_recompute_many, memory_refresh
 from memory.tasks import refresh_all_memories, schedule_memory_refresh, sweep_stale_memories
 from tests.broker import purge_queue, queued_messages
 from tests.factories import T0, CustomerFactory, record
@@ -237,3 +237,27 @@ def test_touch_histories_read_every_customers_touches_in_order_with_their_answer
 
     assert touch_histories() == histories  # every customer, in one pass
     assert touch_histories([first.pk]) == {first.pk: histories[first.pk]}
+
+
+def test_applying_a_version_is_queued_after_commit_and_puts_it_in_force(
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    """docs/memory-score.md section 13: applying runs in the background, once the request
+    that asked for it has committed."""
+    from memory.models import VersionStatus
+    from memory.services import scoring_version_apply, scoring_version_draft
+    from memory.tasks import schedule_scoring_version_apply
+    from tests.factories import UserFactory
+
+    record(CustomerFactory.create())
+    administrator = UserFactory.create()
+    draft = scoring_version_draft(actor=administrator, parameters={"loss_aversion": 3.0})
+    scoring_version_apply(version=draft, actor=administrator, reason="fitted to our surveys")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        schedule_scoring_version_apply(draft)
+    draft.refresh_from_db()
+    assert draft.status == VersionStatus.APPLYING and len(callbacks) == 1  # nothing before the commit
+    callbacks[0]()
+    draft.refresh_from_db()
+    assert draft.status == VersionStatus.ACTIVE
+    assert memory_parameters().loss_aversion == 3.0
