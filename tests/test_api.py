@@ -9,7 +9,7 @@ import urllib.request
 from collections.abc import Callable
 from datetime import timedelta
 from io import StringIO
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.contrib.auth.models import User
@@ -238,6 +238,16 @@ def test_a_cache_outage_lets_wrong_keys_through_to_a_401_and_says_so_in_the_log(
     [record] = [r for r in caplog.records if r.name == "integrations.auth"]
     assert record.getMessage() == logged
     assert record.exc_info is not None and "Redis is down" in str(record.exc_info[1])
+
+
+def test_an_api_key_holds_none_of_a_persons_permissions(key_for: Callable[[str], str]) -> None:
+    """Scopes decide what a key may do; Django's permissions (the admin's) are for people."""
+    from integrations.auth import SystemUser
+
+    key = APIKey.objects.get_from_key(key_for("full"))
+    caller = SystemUser(cast(APIKey, key))
+    assert not caller.has_perm("interactions.change_interaction")
+    assert not caller.has_perm("auth.add_user")
 
 
 def test_a_refused_key_is_told_how_to_authenticate() -> None:

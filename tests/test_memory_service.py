@@ -1,6 +1,7 @@
 """The memory engine wired to the database: running state, recomputes, sweeper, trends."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -213,27 +214,31 @@ def test_touch_histories_read_every_customers_touches_in_order_with_their_answer
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """What calibration, backtests and the what-if read: each customer's touches in the
-    order they happened, and each survey answer scaled to 0..1 on its own scale."""
+    order they happened (ties by id), and each survey answer scaled to 0..1 on its own scale."""
     from memory import selectors
     from memory.selectors import touch_histories
 
-    first, second, untouched = CustomerFactory.create(), CustomerFactory.create(), CustomerFactory.create()
+    first, second, third = CustomerFactory.create(), CustomerFactory.create(), CustomerFactory.create()
+    untouched = CustomerFactory.create()
     late = record(first, days=3, valence=-1)
     early = record(first, days=1)
+    same_moment = record(first, days=1, channel="email")
     csat = record(first, days=2, channel="email", rating=4, rating_scale="csat")
     nps = record(second, days=1, channel="email", rating=10, rating_scale="nps")
     unrated = record(second, days=2, channel="email")
-    monkeypatch.setattr(selectors, "HISTORY_CHUNK", 1)  # one customer per pass: chunks must join up
+    only = record(third, days=5)
+    monkeypatch.setattr(selectors, "HISTORY_CHUNK", 2)  # two customers per pass: chunks must join up
 
-    histories = touch_histories([second.pk, first.pk, untouched.pk])
-    assert set(histories) == {first.pk, second.pk}  # nothing recorded: no history
-    assert [t.id for t in histories[first.pk].touches] == [early.pk, csat.pk, late.pk]
-    assert histories[first.pk].touches[2].valence == -1
+    histories = touch_histories([third.pk, second.pk, first.pk, untouched.pk])
+    assert set(histories) == {first.pk, second.pk, third.pk}  # nothing recorded: no history
+    assert [t.id for t in histories[first.pk].touches] == [early.pk, same_moment.pk, csat.pk, late.pk]
+    assert histories[first.pk].touches[3].valence == -1
     assert [(a.at, a.rating) for a in histories[first.pk].answers] == [(csat.occurred_at.timestamp(), 0.75)]
     assert histories[first.pk].survey_ids == {csat.pk}
     assert [(a.at, a.rating) for a in histories[second.pk].answers] == [(nps.occurred_at.timestamp(), 1.0)]
     assert histories[second.pk].survey_ids == {nps.pk}
     assert [t.id for t in histories[second.pk].touches] == [nps.pk, unrated.pk]
+    assert [t.id for t in histories[third.pk].touches] == [only.pk]
 
     assert touch_histories() == histories  # every customer, in one pass
     assert touch_histories([first.pk]) == {first.pk: histories[first.pk]}
@@ -261,3 +266,30 @@ def test_applying_a_version_is_queued_after_commit_and_puts_it_in_force(
     draft.refresh_from_db()
     assert draft.status == VersionStatus.ACTIVE
     assert memory_parameters().loss_aversion == 3.0
+
+
+def test_without_a_broker_applying_a_version_runs_beside_the_request_not_in_it(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    """docs/operations.md (the embedded demo): applying a version recomputes every score; it
+    runs on a background thread, never inside the administrator's request."""
+    import threading
+
+    from memory import tasks
+    from memory.models import ScoringVersion
+
+    settings.EMBEDDED_BACKGROUND_THREADS = True
+    ran_on: list[str] = []
+    done = threading.Event()
+
+    def run(*, version_id: int, seconds: float | None = None) -> bool:
+        ran_on.append(threading.current_thread().name)
+        done.set()
+        return False
+
+    monkeypatch.setattr(tasks, "scoring_version_run", run)
+    version = ScoringVersion(pk=12345)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.schedule_scoring_version_apply(version)
+    assert done.wait(10)
+    assert ran_on[0].startswith("rememberly-task") and ran_on[0] != threading.current_thread().name
