@@ -23,6 +23,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 # happens to be (json.loads recurses: under a profiler or another middleware, the
 # interpreter's recursion limit came a few hundred levels sooner).
 MAX_DEPTH = 32
+TOO_DEEP = f"JSON parse error - nested too deeply (more than {MAX_DEPTH} levels)."
 _STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"')
 _NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 _INNERMOST_PAIR = re.compile(r"\[\]|\{\}")
@@ -50,10 +51,10 @@ class StrictJSONParser(JSONParser):
         try:
             text = stream.read().decode(encoding)
             data = json.loads(text, object_pairs_hook=_no_duplicates)
-            if _nested_deeper_than(text, MAX_DEPTH):
-                raise RecursionError
-            return data
         except RecursionError:
-            raise ParseError(f"JSON parse error - nested too deeply (more than {MAX_DEPTH} levels).") from None
+            raise ParseError(TOO_DEEP) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+        if _nested_deeper_than(text, MAX_DEPTH):
+            raise ParseError(TOO_DEEP)
+        return data

@@ -11,7 +11,8 @@ child claims a free slot (a file lock held until it exits) and gets its own:
 - Redis database for the cache and the broker.
 
 The template is built once per mutation run (`scripts/mutation` drops the old one first,
-so a changed migration is never tested against a stale schema).
+with drop_mutation_databases, so a changed migration is never tested against a stale
+schema).
 """
 
 import fcntl
@@ -90,6 +91,16 @@ def _maintenance_connection() -> Any:
     )
     connection.autocommit = True
     return connection
+
+
+def drop_mutation_databases() -> None:
+    """The template and every slot's copy: a fresh run rebuilds them from its own tree."""
+    admin = _maintenance_connection()
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE 'test_rememberly_mutation_%'")
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
 
 
 def _ensure_template(cursor: Any) -> None:

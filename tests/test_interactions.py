@@ -185,8 +185,8 @@ def test_only_negative_touchpoints_and_complaints_can_be_resolved(
 
 
 def test_a_bad_moment_on_any_channel_can_be_resolved(customer: Customer) -> None:
-    bad_call = record(customer, channel="email", valence=-1)
-    assert record(customer, valence=2, resolves=bad_call, days=1).resolves == bad_call
+    bad_email = record(customer, channel="email", valence=-1)
+    assert record(customer, valence=2, resolves=bad_email, days=1).resolves == bad_email
 
 
 def test_recording_bumps_history_version_only_on_creation(customer: Customer) -> None:
@@ -243,8 +243,6 @@ def test_a_complaint_fixed_on_the_spot_is_stored_as_such(customer: Customer) -> 
     """docs/memory-score.md section 1: resolved_on_first_contact counts as a good recovery,
     so the flag must reach the row."""
     fixed = record(customer, channel="complaint", valence=-1, resolved_on_first_contact=True)
+    plain = record(customer, channel="complaint", valence=-1)
     assert Interaction.objects.get(pk=fixed.pk).resolved_on_first_contact is True
-    assert (
-        Interaction.objects.get(pk=record(customer, channel="complaint", valence=-1).pk).resolved_on_first_contact
-        is False
-    )
+    assert Interaction.objects.get(pk=plain.pk).resolved_on_first_contact is False
