@@ -1,5 +1,5 @@
-"""What every benchmark shares: a scratch database, the real processes (the fault tests'
-harness, tests/stack.py), HTTP clients and the results table."""
+"""What every benchmark shares: a scratch database, the real processes (harness/stack.py,
+which the fault tests use too), HTTP clients and the results table."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.stack import RedisServer, Stack  # noqa: E402 - after the path is set
+from harness.stack import RedisServer, Stack  # noqa: E402 - after the path is set
 
 SERVER = "postgres://postgres@127.0.0.1:5432"
 
@@ -37,7 +37,8 @@ def production_env(database_url: str) -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "0",
         "API_RATE_LIMIT": "100000000/min",
         "LOG_LEVEL": "WARNING",
-        "BENCHMARK_VIEWS": "1",
+        # Production settings plus the reference views bench/api.py compares with.
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
     }
 
 
@@ -112,7 +113,7 @@ def closed_loop(clients: int, seconds: float, make: Callable[[], Callable[[int],
                 call(index * 10_000_000 + n)
                 n += 1
             counts[index] = n
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]

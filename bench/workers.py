@@ -16,7 +16,7 @@ import time
 import psycopg2
 
 from bench.common import SERVER, manage, print_table, production_env
-from tests.stack import RedisServer, Stack
+from harness.stack import RedisServer, Stack
 
 ENQUEUE = """
 from customers.models import Customer

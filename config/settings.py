@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "outcomes",
     "integrations",
     "dashboards",
+    "pipeline",
+    "demo",
     "audit",
     "health_check",
     "axes",
@@ -259,8 +261,6 @@ SPECTACULAR_SETTINGS = {
         "integrations.schema.document_errors",
     ],
 }
-# bench/api.py compares the API with a bare JSON view on the same server; off in production.
-BENCHMARK_VIEWS = env.bool("BENCHMARK_VIEWS", default=False)
 # CSV imports: the largest file the upload page takes, and the most rows in one file.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=100_000)

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -43,9 +42,6 @@ urlpatterns = [
     path("favicon.ico", config_views.favicon),
     path("api/v1/", include("config.api_urls")),
 ]
-
-if settings.BENCHMARK_VIEWS:
-    urlpatterns += [path("bench/json/", config_views.bare_json), path("bench/insert/", config_views.bare_insert)]
 
 handler404 = "config.views.not_found"
 handler400 = "config.views.bad_request"

@@ -1,7 +1,5 @@
 from django.contrib.staticfiles.storage import staticfiles_storage
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import bad_request as default_bad_request
 from django.views.defaults import page_not_found
 
@@ -26,20 +24,3 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
             {"detail": "Bad request: the Host header or the request itself is not accepted."}, status=400
         )
     return default_bad_request(request, exception)
-
-
-def bare_json(request: HttpRequest) -> HttpResponse:
-    """A reference for bench/api.py: the cheapest JSON answer this server can give (no
-    database, no authentication). Routed only when BENCHMARK_VIEWS is set."""
-    return JsonResponse({"ok": True})
-
-
-@csrf_exempt
-def bare_insert(request: HttpRequest) -> HttpResponse:
-    """A reference for bench/api.py: the cheapest durable write, the request body stored
-    as one row in one committed transaction (the table is made by the benchmark).
-    Routed only when BENCHMARK_VIEWS is set."""
-    with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO bench_write (body) VALUES (%s) RETURNING id", [request.body.decode()])
-        (row_id,) = cursor.fetchone()
-    return JsonResponse({"id": row_id}, status=201)

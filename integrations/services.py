@@ -19,6 +19,7 @@ from django.utils import timezone
 from integrations.egress import ForbiddenDestination, opener_for, resolve_destination
 from integrations.models import DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
 from integrations.signing import HEADER, sign
+from interactions.models import Channel, Interaction
 
 logger = logging.getLogger(__name__)
 
@@ -162,9 +163,25 @@ def interaction_payloads(interactions: Iterable[Any]) -> list[tuple[str, dict[st
     ]
 
 
+def band_change_payloads(changes: Iterable[Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Items of `customer.band_changed` from the memory engine's BandChange records."""
+    return [
+        (
+            f"band:{c.customer_id}:{c.at.isoformat()}",
+            {
+                "customer": {"id": c.customer_id, "ref": c.ref},
+                "previous_band": c.previous_band,
+                "band": c.band,
+                "score": round(c.score, 2),
+                "score_as_of": c.at.isoformat(),
+            },
+        )
+        for c in changes
+    ]
+
+
 def unrecovered_complaint_alerts() -> int:
     """Raise complaint.unrecovered for complaints that waited past each subscription's limit."""
-    from interactions.models import Channel, Interaction  # interactions imports this module
 
     sent = 0
     now = timezone.now()

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from audit.models import Action
 from audit.services import audit_record
+from config.announce import announce
 from customers.models import Customer
 from interactions.models import MAX_INTENSITY, MIN_INTENSITY, ChannelDefault, Interaction
 from journeys.models import Journey
@@ -40,6 +41,7 @@ from memory.models import (
     StagedMemory,
     VersionStatus,
 )
+from memory.signals import BandChange, bands_changed
 
 TOUCH_FIELDS = (
     "id",
@@ -259,8 +261,7 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
     _save_snapshots([_update_memory(memory, state, max_id, (history_version, rewrite_version), ctx)])
     memory.save()
     _write_journeys(_journey_rows(journeys, params))
-    if memory.band != previous_band:
-        _notify_band_change(memory, ref, previous_band, now)
+    _announce_band_changes([(memory, ref, previous_band)], now)
     return memory
 
 
@@ -318,9 +319,7 @@ def _store(recomputed: list[_Recomputed], now: datetime) -> None:
     )
     _save_snapshots([r.snapshot for r in recomputed])
     _write_journeys([row for r in recomputed for row in r.journeys])
-    for r in recomputed:
-        if r.memory.band != r.previous_band:
-            _notify_band_change(r.memory, r.ref, r.previous_band, now)
+    _announce_band_changes([(r.memory, r.ref, r.previous_band) for r in recomputed], now)
 
 
 @transaction.atomic
@@ -359,25 +358,15 @@ def _next_touch_gain(state: MemoryState, ctx: _Context, max_id: int) -> float:
     return max(0.0, expected_gain(state, touch, touch.at, params))
 
 
-def _notify_band_change(memory: CustomerMemory, ref: str, previous: str, now: datetime) -> None:
-    from integrations.models import Event
-    from integrations.services import webhooks_emit
-
-    webhooks_emit(
-        event=Event.BAND_CHANGED,
-        items=[
-            (
-                f"band:{memory.customer_id}:{now.isoformat()}",
-                {
-                    "customer": {"id": memory.customer_id, "ref": ref},
-                    "previous_band": previous,
-                    "band": memory.band,
-                    "score": round(memory.score, 2),
-                    "score_as_of": now.isoformat(),
-                },
-            )
-        ],
-    )
+def _announce_band_changes(changed: list[tuple[CustomerMemory, str, str]], now: datetime) -> None:
+    """Tell the stages above (webhooks) of every (memory, ref, previous band) whose band moved."""
+    changes = [
+        BandChange(memory.customer_id, ref, previous, memory.band, memory.score, now)
+        for memory, ref, previous in changed
+        if memory.band != previous
+    ]
+    if changes:
+        announce(bands_changed, sender=CustomerMemory, changes=changes)
 
 
 def memory_backfill_history(*, customer_id: int, start: date, end: date, every_days: int = 7) -> int:

@@ -13,9 +13,9 @@ import psycopg2
 import pytest
 from django.utils import timezone
 
+from harness.stack import PROJECT, process_database_url
 from memory.services import memory_refresh
 from tests.factories import CustomerFactory, record
-from tests.stack import PROJECT, process_database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -81,4 +81,5 @@ def test_a_backup_restores_into_a_fresh_database_with_identical_scores(restore_u
     refused = subprocess.run(
         ["bash", "scripts/restore", str(backup), restore_url], cwd=PROJECT, env=env, capture_output=True, text=True
     )
-    assert refused.returncode == 1 and "restore into a new database" in refused.stderr
+    assert refused.returncode == 1
+    assert "restore into a new database" in refused.stderr

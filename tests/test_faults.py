@@ -16,10 +16,10 @@ import pytest
 from django.db import connection
 
 from customers.models import Customer
+from harness.stack import RedisServer, Stack, wait_for_none_left, wait_until
 from integrations.models import APIKey
 from interactions.models import Interaction
 from tests.convergence import duplicated_keys, memory_mismatches
-from tests.stack import RedisServer, Stack, wait_for_none_left, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -89,7 +89,8 @@ class Tally:
             self.sent.update(i["external_id"] for i in items)
             self.requests += 1
             self.statuses[status] = self.statuses.get(status, 0) + 1
-        assert status == 200 and body["errors"] == 0, (status, body)
+        assert status == 200, (status, body)
+        assert body["errors"] == 0, (status, body)
 
     def report(self, scenario: str) -> dict[str, int]:
         stored = set(Interaction.objects.filter(source="faults").values_list("external_id", flat=True))
@@ -222,7 +223,7 @@ def test_concurrent_pushes_for_one_and_many_customers_equal_a_recompute(stack: S
                 tally.push(stack, push_key, item)
                 if step % 5 == 0:
                     tally.push(stack, push_key, item)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
 
     workers = [threading.Thread(target=client, args=(i,)) for i in range(threads_count)]

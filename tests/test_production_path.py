@@ -32,8 +32,8 @@ import psycopg2
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from harness.stack import PROJECT, RedisServer, Service, StackError, free_port, wait_until
 from tests.browser import ARTIFACTS, needs_chromium
-from tests.stack import PROJECT, RedisServer, Service, StackError, free_port, wait_until
 
 pytestmark = needs_chromium
 
@@ -108,8 +108,24 @@ def _environment(block: str, values: dict[str, str]) -> dict[str, str]:
 def _certificate(directory: Path) -> tuple[Path, Path]:
     cert, key = directory / "tls.crt", directory / "tls.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"]
-        + ["-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
         check=True,
         capture_output=True,
     )
@@ -174,7 +190,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             what="the README's health check to pass",
         )
         checks = json.loads(_run(health, cwd=clone, env=env, what="health"))
-        assert set(checks.values()) == {"OK"} and len(checks) >= 4, checks
+        assert set(checks.values()) == {"OK"}, checks
+        assert len(checks) >= 4, checks
         yield site
     except StackError as error:
         raise AssertionError(f"{error}\n" + "\n".join(f"--- {s.name}\n{s.log()}" for s in services)) from error
@@ -214,11 +231,13 @@ def _add_staff(page: Page, site: Site, username: str, group: str, password: str)
 def _walk(page: Page, site: Site, allowed: list[str], refused: list[str], errors: list[str]) -> None:
     for path in allowed:
         response = page.goto(f"{site.url}{path}")
-        assert response is not None and response.status == 200, f"{path}: {response and response.status}"
+        assert response is not None, path
+        assert response.status == 200, f"{path}: {response.status}"
         expect(page.locator("h1, #swagger-ui").first).to_be_visible()
     for path in refused:
         response = page.goto(f"{site.url}{path}")
-        assert response is not None and response.status == 403, f"{path} should be refused"
+        assert response is not None, path
+        assert response.status == 403, f"{path} should be refused"
         # Chromium reports the refused page itself as a failed resource: expected here.
         errors[:] = [e for e in errors if not (e.startswith(f"{site.url}{path}:") and "status of 403" in e)]
     assert not errors, errors
@@ -283,4 +302,5 @@ def test_the_production_checklist_works_as_written(site: Site, browser: Browser)
     finally:
         context.close()
     worker_log = next(s for s in site.logs if s.name == "worker").log()
-    assert "memory" in worker_log and "succeeded" in worker_log, worker_log
+    assert "memory" in worker_log, worker_log
+    assert "succeeded" in worker_log, worker_log

@@ -1,4 +1,4 @@
-"""The process harness the fault and benchmark runs stand on (tests/stack.py)."""
+"""The process harness the fault and benchmark runs stand on (harness/stack.py)."""
 
 import itertools
 import socket
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests import stack
+from harness import stack
 
 
 def test_a_server_whose_port_was_taken_after_the_probe_starts_on_another(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,12 +22,14 @@ def test_a_server_whose_port_was_taken_after_the_probe_starts_on_another(monkeyp
         redis = stack.RedisServer()
         redis.start()
         try:
-            assert redis.port != taken and redis.command("PING") == "+PONG"
+            assert redis.port != taken
+            assert redis.command("PING") == "+PONG"
             # A restart keeps the port the stack's processes were given.
             port = redis.port
             redis.stop()
             redis.start()
-            assert redis.port == port and redis.command("PING") == "+PONG"
+            assert redis.port == port
+            assert redis.command("PING") == "+PONG"
         finally:
             redis.stop()
 
@@ -40,5 +42,5 @@ def test_a_wait_on_work_outlasts_its_first_deadline_while_the_work_progresses() 
 
 
 def test_a_wait_on_work_that_stalls_fails_saying_how_much_is_left() -> None:
-    with pytest.raises(stack.StackError, match="the work: 3 left, no progress for 0.5 s"):
+    with pytest.raises(stack.StackError, match=r"the work: 3 left, no progress for 0\.5 s"):
         stack.wait_for_none_left(lambda: 3, timeout=0.2, stall=0.5, what="the work")

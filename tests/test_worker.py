@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from customers.models import Customer
+from harness.stack import Service, process_database_url
 from interactions.services import interaction_record
 from memory.models import CustomerMemory
 from tests.broker import purge_queue
 from tests.factories import CustomerFactory
-from tests.stack import Service, process_database_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 PROJECT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,8 @@ def test_real_worker_updates_the_score_after_a_touchpoint_is_committed(celery_wo
         external_id="ticket-1",
     )
     memory = _wait_for_memory(customer, 1)
-    assert memory.band == "at_risk" and memory.score < 15
+    assert memory.band == "at_risk"
+    assert memory.score < 15
 
     interaction_record(
         customer=customer,

@@ -9,8 +9,8 @@ from django.db import connection
 from django.utils import timezone
 from tqdm import tqdm
 
-from customers.scale_data import ScalePlan, seed_scale
 from dashboards.services import daily_stats_rebuild
+from demo.scale_data import ScalePlan, seed_scale
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """Real processes for fault, concurrency and backup tests and for the benchmarks: a Redis
 of their own (so it can be stopped without disturbing anything else), gunicorn and Celery
-workers and beat, against one database. No pytest here: bench/ uses it too.
+workers and beat, against one database. No pytest here: bench/ uses it too, and bench/ does not import tests/.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from django.db import connection
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parent.parent  # the repository root
 T = TypeVar("T")
 
 

@@ -11,6 +11,7 @@ resolve in the same pass. It must run alone (nothing else writing) on PostgreSQL
 from __future__ import annotations
 
 import io
+import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -191,7 +192,7 @@ def _write_chunk(world: _World, first: int, chunk: list[int]) -> None:
             draft = book.assign(at, world.stage_keys[stage_id])
             rows.append(_Touch(next_id + len(rows), customer_id, draft, channel, at, stage_id, valence, intensity))
         # Most complaints are recovered by the next touchpoint, a very good one.
-        for complaint, reply in zip(rows, rows[1:], strict=False):
+        for complaint, reply in itertools.pairwise(rows):
             if complaint.channel == "complaint" and reply.channel != "complaint" and rng.random() < 0.6:
                 reply.valence, reply.resolves = 2, complaint.id
         touches += rows

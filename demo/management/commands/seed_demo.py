@@ -13,9 +13,9 @@ from faker import Faker
 from tqdm import tqdm
 
 from accounts.roles import ADMINISTRATORS, MANAGERS, SUPPORT_STAFF
-from customers.demo_story import customer_story
 from customers.models import Customer, CustomerKind
 from customers.services import customer_create, segment_get_or_create
+from demo.story import customer_story
 from interactions.models import Interaction
 from interactions.services import interaction_record
 from memory.services import memory_backfill_history, memory_refresh
