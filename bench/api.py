@@ -89,23 +89,24 @@ def throughput(port: int, key: str, clients: int, seconds: float) -> tuple[float
     return api_rate, bare_rate, insert_rate
 
 
-def freshness(
-    port: int, key: str, database_url: str, rate: int, seconds: float, batch: int = 1
-) -> tuple[list[float], list[float]]:
-    """(seconds to a fresh score, seconds to answer) per touchpoint sent at `rate`/s, as
-    single POSTs (batch 1) or as bulk requests of `batch` touchpoints each."""
-    auth = {"Authorization": f"Api-Key {key}"}
-    local = threading.local()
-    pending: dict[int, list[tuple[int, float]]] = {}  # customer id -> [(interaction id, sent at)]
-    lock = threading.Lock()
-    fresh: list[float] = []
-    answered: list[float] = []
-    sending = threading.Event()
-    sending.set()
+class _FreshnessProbe:
+    """What the freshness run's sending threads and its watcher share: the touchpoints
+    sent and not yet seen in a stored score, and the two timings per touchpoint."""
 
-    def send(n: int) -> None:
+    def __init__(self, port: int, key: str, batch: int) -> None:
+        self.port, self.auth, self.batch = port, {"Authorization": f"Api-Key {key}"}, batch
+        self.local = threading.local()
+        self.pending: dict[int, list[tuple[int, float]]] = {}  # customer id -> [(interaction id, sent at)]
+        self.lock = threading.Lock()
+        self.fresh: list[float] = []
+        self.answered: list[float] = []
+        self.sending = threading.Event()
+        self.sending.set()
+
+    def send(self, n: int) -> None:
+        local, batch = self.local, self.batch
         if not hasattr(local, "client"):
-            local.client, local.rng = Client(port, auth), random.Random(n)
+            local.client, local.rng = Client(self.port, self.auth), random.Random(n)
         sent = time.monotonic()
         items = [touchpoint(10**8 + n * batch + i, 5000, local.rng) for i in range(batch)]
         if batch == 1:
@@ -116,41 +117,42 @@ def freshness(
             stored = json.loads(body)["results"] if status == 200 else []
         if len(stored) != batch or any(r.get("status", "created") != "created" for r in stored):
             raise RuntimeError(f"POST answered {status}: {body[:200]!r}")
-        with lock:
+        with self.lock:
             for item in stored:
-                answered.append(time.monotonic() - sent)
-                pending.setdefault(item["customer"], []).append((item["id"], sent))
+                self.answered.append(time.monotonic() - sent)
+                self.pending.setdefault(item["customer"], []).append((item["id"], sent))
 
-    def watch() -> None:
+    def _seen(self, scored: list[tuple[int, int]], now: float) -> None:
+        """Touchpoints at or below a customer's scored interaction id are fresh."""
+        with self.lock:
+            for customer_id, max_id in scored:
+                waiting = self.pending.get(customer_id, [])
+                self.fresh.extend(now - t for i, t in waiting if i <= max_id)
+                left = [(i, t) for i, t in waiting if i > max_id]
+                if left:
+                    self.pending[customer_id] = left
+                else:
+                    self.pending.pop(customer_id, None)
+
+    def watch(self, database_url: str) -> None:
         conn = psycopg2.connect(database_url)
         conn.autocommit = True
         with conn.cursor() as cur:
-            while sending.is_set() or pending:
-                with lock:
-                    customers = list(pending)
+            while self.sending.is_set() or self.pending:
+                with self.lock:
+                    customers = list(self.pending)
                 if customers:
                     cur.execute(
                         "SELECT customer_id, max_interaction_id FROM memory_customermemory WHERE customer_id = ANY(%s)",
                         [customers],
                     )
-                    now = time.monotonic()
-                    with lock:
-                        for customer_id, max_id in cur.fetchall():
-                            waiting = pending.get(customer_id, [])
-                            done = [(i, t) for i, t in waiting if i <= max_id]
-                            fresh.extend(now - t for _, t in done)
-                            left = [(i, t) for i, t in waiting if i > max_id]
-                            if left:
-                                pending[customer_id] = left
-                            else:
-                                pending.pop(customer_id, None)
+                    self._seen(cur.fetchall(), time.monotonic())
                 time.sleep(0.02)
         conn.close()
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    requests, request_rate = int(rate * seconds / batch), rate / batch
-    total = requests * batch
+
+def _send_at_rate(send: Callable[[int], None], requests: int, request_rate: float) -> float:
+    """Call send(0), send(1) ... on a schedule of `request_rate` per second; the rate achieved."""
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=48) as pool:
         futures = []
@@ -161,11 +163,23 @@ def freshness(
             futures.append(pool.submit(send, n))
         for f in futures:
             f.result()
-    achieved = total / (time.monotonic() - start)
-    sending.clear()
+    return requests / (time.monotonic() - start)
+
+
+def freshness(
+    port: int, key: str, database_url: str, rate: int, seconds: float, batch: int = 1
+) -> tuple[list[float], list[float]]:
+    """(seconds to a fresh score, seconds to answer) per touchpoint sent at `rate`/s, as
+    single POSTs (batch 1) or as bulk requests of `batch` touchpoints each."""
+    probe = _FreshnessProbe(port, key, batch)
+    watcher = threading.Thread(target=probe.watch, args=(database_url,))
+    watcher.start()
+    requests = int(rate * seconds / batch)
+    achieved = _send_at_rate(probe.send, requests, rate / batch) * batch
+    probe.sending.clear()
     watcher.join(timeout=120)
-    print(f"  sent {total} touchpoints at {achieved:.0f}/s (asked {rate}/s); {len(fresh)} seen fresh")
-    return fresh, answered
+    print(f"  sent {requests * batch} touchpoints at {achieved:.0f}/s (asked {rate}/s); {len(probe.fresh)} seen fresh")
+    return probe.fresh, probe.answered
 
 
 def main() -> None:

@@ -80,7 +80,7 @@ def main() -> None:
                 f"{backtest_s:.0f} s",
                 f"full recompute of every score: {recompute_s:.0f} s ({backtest_s / recompute_s:.2f}x)",
             ),
-        ]  # fmt: skip
+        ]
     )
 
 

@@ -161,37 +161,36 @@ CHECKS: list[tuple[str, Check, float]] = [
 ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--histories", type=int, default=10_000)
-    parser.add_argument("--v1", default="fe08e44", help="git revision holding the v1 engine")
-    args = parser.parse_args()
-    v1 = load_v1(args.v1)
-
+def _cases_table(v1: Any) -> None:
     print("| case | v1 | v2 |\n|---|---|---|")
     for name, specs, as_of in CASES:
         when = (as_of if as_of is not None else max(s[1] for s in specs)) * DAY
         print(f"| {name} | {score(v1, _touches(v1, specs), when):.1f} | {score(v2, _touches(v2, specs), when):.1f} |")
 
-    print(f"\n| over {args.histories:,} random histories | v1 | v2 |\n|---|---|---|")
-    rows: dict[str, dict[str, tuple[int, int, float]]] = {}
-    for label, model in (("v1", v1), ("v2", v2)):
-        rng = random.Random(11)
-        counts = {name: [0, 0, 0.0] for name, _, _ in CHECKS}
-        for n in range(args.histories):
-            touches = history(rng, model)
-            as_of = max(x.at for x in touches) + rng.uniform(0, 200) * DAY
-            for name, check, threshold in CHECKS:
-                amount = check(model, touches, as_of, rng)
-                if amount is None:
-                    continue
-                counts[name][1] += 1
-                if amount > threshold:
-                    counts[name][0] += 1
-                    counts[name][2] = max(counts[name][2], amount)
-            if (n + 1) % 2000 == 0:
-                print(f"  {label}: {n + 1:,} histories", file=sys.stderr)
-        rows[label] = {name: (int(c[0]), int(c[1]), c[2]) for name, c in counts.items()}
+
+def _property_counts(label: str, model: Any, histories: int) -> dict[str, tuple[int, int, float]]:
+    """Per check: (histories that broke it, histories it applied to, worst break in points)."""
+    rng = random.Random(11)
+    counts = {name: [0, 0, 0.0] for name, _, _ in CHECKS}
+    for n in range(histories):
+        touches = history(rng, model)
+        as_of = max(x.at for x in touches) + rng.uniform(0, 200) * DAY
+        for name, check, threshold in CHECKS:
+            amount = check(model, touches, as_of, rng)
+            if amount is None:
+                continue
+            counts[name][1] += 1
+            if amount > threshold:
+                counts[name][0] += 1
+                counts[name][2] = max(counts[name][2], amount)
+        if (n + 1) % 2000 == 0:
+            print(f"  {label}: {n + 1:,} histories", file=sys.stderr)
+    return {name: (int(c[0]), int(c[1]), c[2]) for name, c in counts.items()}
+
+
+def _properties_table(v1: Any, histories: int) -> None:
+    print(f"\n| over {histories:,} random histories | v1 | v2 |\n|---|---|---|")
+    rows = {label: _property_counts(label, model, histories) for label, model in (("v1", v1), ("v2", v2))}
     for name, _, _ in CHECKS:
         cells = []
         for label in ("v1", "v2"):
@@ -199,6 +198,8 @@ def main() -> None:
             cells.append(f"{broken:,} of {tried:,} ({broken / tried:.1%}; worst {worst:.1f} points)")
         print(f"| {name} | {cells[0]} | {cells[1]} |")
 
+
+def _speed_table(v1: Any) -> None:
     # The engine alone, same histories, one process: full recomputes per second.
     print("\n| engine alone, full recompute of 2,000 histories | v1 | v2 |\n|---|---|---|")
     timings = []
@@ -213,6 +214,17 @@ def main() -> None:
         timings.append((sum(len(h) for h in histories) / elapsed, elapsed))
     ratio = timings[1][0] / timings[0][0]
     print(f"| touches per second | {timings[0][0]:,.0f} | {timings[1][0]:,.0f} (v2/v1 = {ratio:.2f}) |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--histories", type=int, default=10_000)
+    parser.add_argument("--v1", default="fe08e44", help="git revision holding the v1 engine")
+    args = parser.parse_args()
+    v1 = load_v1(args.v1)
+    _cases_table(v1)
+    _properties_table(v1, args.histories)
+    _speed_table(v1)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ def daily_stats_rebuild() -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         DailyStat.objects.all().delete()
         cursor.execute(
-            f"INSERT INTO {table} (day, stage_id, channel, segment_id, owner_id, staff_id, count, negative_count, "  # noqa: S608 - table name from the model, the rest compiled by the ORM
+            f"INSERT INTO {table} (day, stage_id, channel, segment_id, owner_id, staff_id, count, negative_count, "
             f"positive_sum, negative_sum) {select}",
             params,
         )

@@ -1,3 +1,4 @@
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -99,49 +100,86 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
+# A CSV export: its header and its rows.
+Table = tuple[list[str], Iterable[list[Any]]]
+
+
+def _at_risk_table(rows: Any) -> Table:
+    header = ["customer_ref", "customer", "segment", "owner", "score", "band", "trend_30d"]
+    body = (
+        [
+            m.customer.ref,
+            m.customer.name,
+            m.customer.segment or "",
+            _name(m.customer.owner),
+            f"{m.score:.1f}",
+            m.band,
+            _num(m.trend_30d),
+        ]
+        for m in rows
+    )
+    return header, body
+
+
+def _recovery_queue_table(rows: Any) -> Table:
+    header = ["occurred_at", "customer_ref", "customer", "owner", "channel", "valence", "summary"]
+    body = (
+        [
+            i.occurred_at.isoformat(),
+            i.customer.ref,
+            i.customer.name,
+            _name(i.customer.owner),
+            i.channel,
+            i.valence,
+            i.summary,
+        ]
+        for i in rows
+    )
+    return header, body
+
+
+def _memory_makers_table(rows: Any) -> Table:
+    header = ["staff", "touchpoints", "average_felt_impact", "share_bad"]
+    body = ([_name(m["staff"]), m["touchpoints"], _num(m["felt"], 3), f"{m['bad_share']:.3f}"] for m in rows)
+    return header, body
+
+
+def _next_best_touches_table(rows: Any) -> Table:
+    header = ["customer_ref", "customer", "owner", "score", "expected_gain"]
+    body = (
+        [m.customer.ref, m.customer.name, _name(m.customer.owner), f"{m.score:.1f}", f"{m.next_touch_gain:.1f}"]
+        for m in rows
+    )
+    return header, body
+
+
+def _heatmap_table(rows: Any) -> Table:
+    header = ["stage", *[label for _, label in rows["channels"]]]
+    body = ([stage.name, *[_num(value, 3) for _, value, _ in cells]] for stage, cells in rows["grid"])
+    return header, body
+
+
+def _bands_table(rows: Any) -> Table:
+    return ["band", "customers", "share"], ([b["band"], b["count"], f"{b['share']:.3f}"] for b in rows)
+
+
+CSV_TABLES: dict[str, Callable[[Any], Table]] = {
+    "at_risk": _at_risk_table,
+    "recovery_queue": _recovery_queue_table,
+    "memory_makers": _memory_makers_table,
+    "next_best_touches": _next_best_touches_table,
+    "heatmap": _heatmap_table,
+}
+
+
 def _csv(panel: str, rows: Any) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="rememberly-{panel.replace("_", "-")}.csv"'
     writer = SafeWriter(response)
-    if panel == "at_risk":
-        writer.writerow(["customer_ref", "customer", "segment", "owner", "score", "band", "trend_30d"])
-        for m in rows:
-            c = m.customer
-            writer.writerow(
-                [c.ref, c.name, c.segment or "", _name(c.owner), f"{m.score:.1f}", m.band, _num(m.trend_30d)]
-            )
-    elif panel == "recovery_queue":
-        writer.writerow(["occurred_at", "customer_ref", "customer", "owner", "channel", "valence", "summary"])
-        for i in rows:
-            writer.writerow(
-                [
-                    i.occurred_at.isoformat(),
-                    i.customer.ref,
-                    i.customer.name,
-                    _name(i.customer.owner),
-                    i.channel,
-                    i.valence,
-                    i.summary,
-                ]
-            )
-    elif panel == "memory_makers":
-        writer.writerow(["staff", "touchpoints", "average_felt_impact", "share_bad"])
-        for m in rows:
-            writer.writerow([_name(m["staff"]), m["touchpoints"], _num(m["felt"], 3), f"{m['bad_share']:.3f}"])
-    elif panel == "next_best_touches":
-        writer.writerow(["customer_ref", "customer", "owner", "score", "expected_gain"])
-        for m in rows:
-            writer.writerow(
-                [m.customer.ref, m.customer.name, _name(m.customer.owner), f"{m.score:.1f}", f"{m.next_touch_gain:.1f}"]
-            )
-    elif panel == "heatmap":
-        writer.writerow(["stage", *[label for _, label in rows["channels"]]])
-        for stage, cells in rows["grid"]:
-            writer.writerow([stage.name, *[_num(value, 3) for _, value, _ in cells]])
-    else:
-        writer.writerow(["band", "customers", "share"])
-        for b in rows:
-            writer.writerow([b["band"], b["count"], f"{b['share']:.3f}"])
+    header, body = CSV_TABLES.get(panel, _bands_table)(rows)
+    writer.writerow(header)
+    for row in body:
+        writer.writerow(row)
     return response
 
 

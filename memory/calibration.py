@@ -241,7 +241,7 @@ def bootstrap_interval(
     if not values:
         return math.nan, math.nan
     values.sort()
-    return values[int(0.025 * (len(values) - 1))], values[int(math.ceil(0.975 * (len(values) - 1)))]
+    return values[int(0.025 * (len(values) - 1))], values[math.ceil(0.975 * (len(values) - 1))]
 
 
 def samples_of(customers: Iterable[CustomerRatings]) -> list[Sample]:

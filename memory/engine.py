@@ -778,6 +778,43 @@ def _linked_ids(ordered: Sequence[Touch], params: MemoryParameters) -> set[int]:
     return linked
 
 
+def _unlinked_by_journey(
+    ordered: list[Touch],
+    candidates: list[Touch],
+    linked: set[int],
+    impacts: Impacts,
+    as_of: float,
+    params: MemoryParameters,
+) -> tuple[dict[int, list[Touch]], dict[int, list[Touch]], dict[int, float]]:
+    """Every journey's touches, the unlinked candidates by journey, and for each of those
+    journeys the most its value can move when one touch goes."""
+    members: dict[int, list[Touch]] = {}
+    for touch in ordered:
+        members.setdefault(touch.journey_id, []).append(touch)
+    by_journey: dict[int, list[Touch]] = {}
+    for touch in candidates:
+        if touch.id not in linked:
+            by_journey.setdefault(touch.journey_id, []).append(touch)
+    reach = 2.0 + params.repeat_failure_weight * (1.0 + params.repeat_failure_cap)
+    bounds = {
+        jid: reach * max(abs(impacts.value[t.id]) * params.decay(as_of - t.at) for t in members[jid])
+        for jid in by_journey
+    }
+    return members, by_journey, bounds
+
+
+def _none_can_beat(
+    found: list[Driver], limit: int, base: float, total: float, bound: float, params: MemoryParameters
+) -> bool:
+    """True when `limit` drivers are found and a journey whose value can move by at most
+    `bound` cannot reach the weakest of them."""
+    if len(found) < limit:
+        return False
+    weakest = sorted((abs(d.points) for d in found), reverse=True)[limit - 1]
+    reachable = max(abs(base - score_for(total + bound, params)), abs(base - score_for(total - bound, params)))
+    return reachable < weakest
+
+
 def drivers(
     touches: Iterable[Touch],
     as_of: float,
@@ -815,25 +852,10 @@ def drivers(
             rest = [t for t in ordered if t.id != touch.id]
             keep(touch.id, memory_value(rest, as_of, params))
 
-    members: dict[int, list[Touch]] = {}
-    for touch in ordered:
-        members.setdefault(touch.journey_id, []).append(touch)
-    by_journey: dict[int, list[Touch]] = {}
-    for touch in candidates:
-        if touch.id not in linked:
-            by_journey.setdefault(touch.journey_id, []).append(touch)
-    reach = 2.0 + params.repeat_failure_weight * (1.0 + params.repeat_failure_cap)
-    bounds = {
-        jid: reach * max(abs(impacts.value[t.id]) * params.decay(as_of - t.at) for t in members[jid])
-        for jid in by_journey
-    }
+    members, by_journey, bounds = _unlinked_by_journey(ordered, candidates, linked, impacts, as_of, params)
     for jid in sorted(by_journey, key=lambda j: (-bounds[j], j)):
-        if len(found) >= limit:
-            weakest = sorted((abs(d.points) for d in found), reverse=True)[limit - 1]
-            b = bounds[jid]
-            reachable = max(abs(base - score_for(total + b, params)), abs(base - score_for(total - b, params)))
-            if reachable < weakest:
-                break
+        if _none_can_beat(found, limit, base, total, bounds[jid], params):
+            break
         for touch in by_journey[jid]:
             without = [t for t in members[jid] if t.id != touch.id]
             value = _episodes(without, impacts, as_of, params).get(jid, Episode()).value(params)

@@ -22,7 +22,7 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-only")
 
     @factory.post_generation
-    def roles(obj: User, create: bool, extracted: list[str] | None, **kwargs: Any) -> None:  # noqa: N805
+    def roles(obj: User, create: bool, extracted: list[str] | None, **kwargs: Any) -> None:
         if create and extracted:
             obj.groups.add(*Group.objects.filter(name__in=extracted))
         if create:

@@ -40,7 +40,7 @@ _held: list[IO[str]] = []
 def _claim_slot() -> int:
     for slot in range(SLOTS):
         path = Path(tempfile.gettempdir()) / f"rememberly-mutation-slot-{slot}.lock"
-        handle = path.open("w")  # noqa: SIM115 - held open for the process's life
+        handle = path.open("w")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -88,7 +88,7 @@ CALLERS = ["anonymous", "push", "read", "full", "staff_member", "manager", "admi
 def _expected(caller: str, needs: str) -> set[int]:
     if caller == "anonymous":
         return {401}
-    if caller == "outsider" or caller in {"push", "read"} and caller != needs:
+    if caller == "outsider" or (caller in {"push", "read"} and caller != needs):
         return {403}
     return {200, 201}
 
@@ -139,14 +139,16 @@ def test_session_post_without_csrf_token_is_refused(staff_member: User) -> None:
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(staff_member)
     response = client.post("/api/v1/interactions/", touchpoint(), format="json")
-    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
 
 
 def test_issue_api_key_prints_a_working_key_once() -> None:
     out, err = StringIO(), StringIO()
     call_command("issue_api_key", "helpdesk", "--scope", "push", stdout=out, stderr=err)
     key = out.getvalue().strip()
-    assert APIKey.objects.get().scope == "push" and key not in APIKey.objects.get().hashed_key
+    assert APIKey.objects.get().scope == "push"
+    assert key not in APIKey.objects.get().hashed_key
     assert "shown only now" in err.getvalue()
     assert client_with(key=key).post("/api/v1/interactions/", touchpoint(), format="json").status_code == 201
 
@@ -163,7 +165,8 @@ def test_wrong_keys_are_throttled_per_client_address(monkeypatch: pytest.MonkeyP
     codes = [client.get("/api/v1/customers/", HTTP_AUTHORIZATION=f"Api-Key wrong.{n}").status_code for n in range(7)]
     assert codes == [401] * 5 + [429] * 2
     throttled = client.get("/api/v1/customers/", HTTP_AUTHORIZATION="Api-Key wrong.again")
-    assert throttled.status_code == 429 and int(throttled["Retry-After"]) > 0
+    assert throttled.status_code == 429
+    assert int(throttled["Retry-After"]) > 0
     other = APIClient(REMOTE_ADDR="10.9.8.7")
     assert other.get("/api/v1/customers/", HTTP_AUTHORIZATION="Api-Key wrong.x").status_code == 401
     cache.clear()
@@ -237,7 +240,8 @@ def test_a_cache_outage_lets_wrong_keys_through_to_a_401_and_says_so_in_the_log(
     assert response.status_code == 401
     [record] = [r for r in caplog.records if r.name == "integrations.auth"]
     assert record.getMessage() == logged
-    assert record.exc_info is not None and "Redis is down" in str(record.exc_info[1])
+    assert record.exc_info is not None
+    assert "Redis is down" in str(record.exc_info[1])
 
 
 def test_an_api_key_holds_none_of_a_persons_permissions(key_for: Callable[[str], str]) -> None:
@@ -253,13 +257,15 @@ def test_an_api_key_holds_none_of_a_persons_permissions(key_for: Callable[[str],
 def test_a_refused_key_is_told_how_to_authenticate() -> None:
     """RFC 9110: a 401 names the scheme to use (WWW-Authenticate), as docs/api.md does."""
     response = APIClient().get("/api/v1/customers/", HTTP_AUTHORIZATION="Api-Key wrong.key")
-    assert response.status_code == 401 and response["WWW-Authenticate"] == "Api-Key"
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Api-Key"
 
 
 def test_an_expired_key_is_refused() -> None:
     _, key = APIKey.objects.create_key(name="old", scope="read", expiry_date=timezone.now() - timedelta(days=1))
     response = client_with(key=key).get("/api/v1/customers/")
-    assert response.status_code == 401 and "expired" in response.json()["detail"]
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
 
 
 def test_each_key_has_its_own_rate_limit(key_for: Callable[[str], str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -283,8 +289,10 @@ def test_push_creates_customer_and_interaction(
     assert response.status_code == 201
     body = response.json()
     customer = Customer.objects.get(ref="ACME-1")
-    assert body["customer"] == customer.pk and body["customer_ref"] == "ACME-1"
-    assert body["stage"] == "fulfilment" and body["intensity"] == 5  # channel defaults
+    assert body["customer"] == customer.pk
+    assert body["customer_ref"] == "ACME-1"
+    assert body["stage"] == "fulfilment"
+    assert body["intensity"] == 5
     assert customer.memory.band == "at_risk"  # scored after commit (in-process in tests)
 
 
@@ -449,7 +457,8 @@ def test_ambiguous_or_absurd_json_is_refused(raw: bytes, reason: str, key_for: C
         raw,  # type: ignore[arg-type]  # bytes are sent as they are
         content_type="application/json",
     )
-    assert response.status_code == 400 and reason in response.json()["detail"]
+    assert response.status_code == 400
+    assert reason in response.json()["detail"]
 
 
 def test_a_touchpoint_cannot_resolve_itself(key_for: Callable[[str], str]) -> None:
@@ -496,14 +505,16 @@ def test_a_bad_host_is_a_json_400_on_the_api(settings: Any) -> None:
     """Security audit #16: the API answered a Host outside ALLOWED_HOSTS with an HTML page."""
     settings.ALLOWED_HOSTS = ["rememberly.example.com"]
     response = APIClient().get("/api/v1/customers/", HTTP_HOST="evil.example.net")
-    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
     assert "Host" in response.json()["detail"]
 
 
 def test_nul_in_the_authorization_header_is_a_401(key_for: Callable[[str], str]) -> None:
     """Security audit #15."""
     response = APIClient().get("/api/v1/customers/", HTTP_AUTHORIZATION="Api-Key abc\x00def")
-    assert response.status_code == 401 and "unknown" in response.json()["detail"]
+    assert response.status_code == 401
+    assert "unknown" in response.json()["detail"]
 
 
 def test_oversized_body_is_a_413(key_for: Callable[[str], str], settings: Any) -> None:
@@ -512,7 +523,8 @@ def test_oversized_body_is_a_413(key_for: Callable[[str], str], settings: Any) -
     response = client_with(key=key_for("push")).generic(
         "POST", "/api/v1/interactions/bulk/", big, content_type="application/json"
     )
-    assert response.status_code == 413 and "too large" in response.json()["detail"]
+    assert response.status_code == 413
+    assert "too large" in response.json()["detail"]
 
 
 def test_text_is_stored_as_given_and_returned_as_data(key_for: Callable[[str], str]) -> None:
@@ -528,7 +540,8 @@ def test_nul_character_is_refused_not_a_500(key_for: Callable[[str], str]) -> No
     response = client_with(key=key_for("push")).post(
         "/api/v1/interactions/", touchpoint(summary="a\u0000b"), format="json"
     )
-    assert response.status_code == 400 and "summary" in response.json()
+    assert response.status_code == 400
+    assert "summary" in response.json()
 
 
 # --- bulk ----------------------------------------------------------------------------------
@@ -550,7 +563,8 @@ def test_bulk_stores_every_valid_item_and_reports_the_rest_by_index(key_for: Cal
     statuses = [r["status"] for r in body["results"]]
     assert statuses == ["created", "error", "duplicate", "duplicate", "error", "created", "error"]
     results = body["results"]
-    assert "valence" in results[1]["errors"] and "customer_name" in results[4]["errors"]
+    assert "valence" in results[1]["errors"]
+    assert "customer_name" in results[4]["errors"]
     assert results[3]["id"] == results[0]["id"]
     recovery = Interaction.objects.get(external_id="B-4")
     assert recovery.resolves_id == results[0]["id"]  # resolves an item of the same request
@@ -567,7 +581,8 @@ def test_bulk_stores_every_valid_item_and_reports_the_rest_by_index(key_for: Cal
 )
 def test_bulk_envelope_errors(payload: dict[str, Any], message: str, key_for: Callable[[str], str]) -> None:
     response = client_with(key=key_for("push")).post("/api/v1/interactions/bulk/", payload, format="json")
-    assert response.status_code == 400 and message in response.json()["items"][0]
+    assert response.status_code == 400
+    assert message in response.json()["items"][0]
 
 
 def test_bulk_of_a_thousand_uses_a_bounded_number_of_queries(
@@ -650,7 +665,8 @@ def test_memory_endpoint_returns_breakdown_explanation_and_history(key_for: Call
     end = record(customer, valence=1, at=timezone.now() - timedelta(days=1))
     memory_refresh(customer_id=customer.pk)
     body = client_with(key=key_for("read")).get(f"/api/v1/customers/{customer.pk}/memory/").json()
-    assert body["band"] == "at_risk" and 0 <= body["score"] < 35
+    assert body["band"] == "at_risk"
+    assert 0 <= body["score"] < 35
     assert body["breakdown"]["peak"]["touch_id"] == complaint.pk
     assert body["breakdown"]["end"]["touch_id"] == end.pk
     assert set(body["breakdown"]["stages"]) == {"fulfilment", "trepidation"}
@@ -659,7 +675,8 @@ def test_memory_endpoint_returns_breakdown_explanation_and_history(key_for: Call
     # docs/api.md section 4: drivers with leave-one-out points, lived beside remembered.
     assert [d["interaction"] for d in body["drivers"]] == [complaint.pk, end.pk]
     assert body["drivers"][0]["points"] < 0 < body["drivers"][1]["points"]
-    assert body["drivers"][0]["channel"] == "complaint" and body["drivers"][0]["valence"] == -2
+    assert body["drivers"][0]["channel"] == "complaint"
+    assert body["drivers"][0]["valence"] == -2
     assert body["lived_gap"] == pytest.approx(body["score"] - body["lived_score"])
     assert body["change"] is None  # no snapshot before today yet
 
@@ -696,7 +713,9 @@ def test_docs_page_is_served_from_local_assets(client: Any, staff_member: User) 
     page = client.get("/api/v1/docs/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "swagger-ui" in html and "cdn" not in html.lower() and "/static/drf_spectacular_sidecar/" in html
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower()
+    assert "/static/drf_spectacular_sidecar/" in html
 
 
 def test_docs_page_requires_login(client: Any) -> None:
@@ -716,5 +735,6 @@ def test_far_offsets_are_converted_to_utc_not_a_500(offset: str, key_for: Callab
 def test_date_times_that_overflow_are_a_400(key_for: Callable[[str], str]) -> None:
     client = client_with(key=key_for("full"))
     response = client.post("/api/v1/interactions/", touchpoint(occurred_at="0001-01-01T00:30:00+01:00"), format="json")
-    assert response.status_code == 400 and "occurred_at" in response.json()
+    assert response.status_code == 400
+    assert "occurred_at" in response.json()
     assert client.get("/api/v1/interactions/?occurred_after=0001-01-01T00:30:00%2B01:00").status_code == 400

@@ -60,7 +60,8 @@ def test_when_the_remembered_peak_and_end_drive_churn_the_memory_score_ranks_fir
 
 def test_when_the_plain_average_drives_churn_the_memory_score_does_not_rank_first() -> None:
     ranking = _auc_ranking(_population("average"))
-    assert ranking[0] != MEMORY and ranking.index("plain average") < ranking.index(MEMORY)
+    assert ranking[0] != MEMORY
+    assert ranking.index("plain average") < ranking.index(MEMORY)
 
 
 def test_nothing_after_the_cutoff_changes_the_scores() -> None:
@@ -85,11 +86,14 @@ def test_customers_gone_before_the_cutoff_are_not_scored_and_surveys_are_compare
         replace(h, answers=[Answer(T + 10 * SECONDS_PER_DAY, 0.0 if h.lifecycle else 1.0)]) for h in histories[1:]
     ]
     report = backtest([gone, *answers], cutoff=T, params=PARAMS)
-    assert report.customers == 239 and report.surveyed == 239
+    assert report.customers == 239
+    assert report.surveyed == 239
     memory = next(p for p in report.predictors if p.name == MEMORY)
-    assert memory.spearman_survey.n == 239 and memory.spearman_survey.low < memory.spearman_survey.value
+    assert memory.spearman_survey.n == 239
+    assert memory.spearman_survey.low < memory.spearman_survey.value
     assert memory.spearman_survey.value > 0.2
-    assert len(report.deciles) == 10 and sum(d.customers for d in report.deciles) == 239
+    assert len(report.deciles) == 10
+    assert sum(d.customers for d in report.deciles) == 239
     # More churn among the lowest scores than among the highest: the calibration chart's shape.
     assert report.deciles[0].churn_rate > report.deciles[-1].churn_rate
 

@@ -51,12 +51,15 @@ def test_the_command_prints_the_table_and_says_when_there_is_too_little_data(his
     call_command("backtest", "--cutoff", history["cutoff"].date().isoformat(), "--no-progress", stdout=out)
     text = out.getvalue()
     assert "12 customers, 4 churned in the window" in text
-    assert "| memory score |" in text and "| recency-weighted average |" in text
+    assert "| memory score |" in text
+    assert "| recency-weighted average |" in text
     assert "Not enough data to judge churn (ROC AUC)" in text
     run = BacktestRun.objects.get()
-    assert run.status == RunStatus.DONE and run.reports[0]["churned"] == 4
+    assert run.status == RunStatus.DONE
+    assert run.reports[0]["churned"] == 4
     memory = next(p for p in run.reports[0]["predictors"] if p["name"] == "memory score")
-    assert memory["churn_auc"]["value"] == 1.0 and memory["churn_auc"]["n"] == 12  # they separate perfectly
+    assert memory["churn_auc"]["value"] == 1.0
+    assert memory["churn_auc"]["n"] == 12
 
 
 def test_a_touchpoint_after_the_cutoff_changes_nothing(history: dict[str, Any]) -> None:
@@ -78,30 +81,39 @@ def test_a_manager_runs_a_backtest_from_the_page(
 ) -> None:
     client.force_login(manager)
     page = client.get("/backtests/")
-    assert page.status_code == 200 and "No backtest yet." in page.content.decode()
+    assert page.status_code == 200
+    assert "No backtest yet." in page.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             "/backtests/", {"cutoff": history["cutoff"].date().isoformat(), "window_days": 90, "rolling": "on"}
         )
     run = BacktestRun.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/backtests/{run.pk}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/backtests/{run.pk}/"
     run.refresh_from_db()
-    assert run.status == RunStatus.DONE and run.rolling
+    assert run.status == RunStatus.DONE
+    assert run.rolling
     body = client.get(f"/backtests/{run.pk}/").content.decode()
-    assert "12 customers scored as of" in body and "4 churned" in body
-    assert "Not enough data to judge churn" in body and "memory score" in body
-    assert 'aria-describedby="deciles-words"' in body and "Churn in the window was" in body
+    assert "12 customers scored as of" in body
+    assert "4 churned" in body
+    assert "Not enough data to judge churn" in body
+    assert "memory score" in body
+    assert 'aria-describedby="deciles-words"' in body
+    assert "Churn in the window was" in body
     listing = client.get("/backtests/").content.decode()
-    assert f'href="/backtests/{run.pk}/"' in listing and "Done" in listing
+    assert f'href="/backtests/{run.pk}/"' in listing
+    assert "Done" in listing
 
 
 def test_a_bad_backtest_request_names_the_field(client: Client, manager: User) -> None:
     client.force_login(manager)
     future = (timezone.localdate() + timedelta(days=10)).isoformat()
     response = client.post("/backtests/", {"cutoff": future, "window_days": 90})
-    assert response.status_code == 400 and "in the future" in response.content.decode()
+    assert response.status_code == 400
+    assert "in the future" in response.content.decode()
     response = client.post("/backtests/", {"cutoff": "2026-01-01", "window_days": 3})
-    assert response.status_code == 400 and "greater than or equal to 7" in response.content.decode()
+    assert response.status_code == 400
+    assert "greater than or equal to 7" in response.content.decode()
     assert not BacktestRun.objects.exists()
 
 
@@ -127,10 +139,12 @@ def test_the_api_starts_and_reads_backtests_with_the_right_keys(
         started = client("full").post("/api/v1/backtests/", body, format="json")
     assert started.status_code == 202, started.json()
     run = client("read").get(f"/api/v1/backtests/{started.json()['id']}/").json()
-    assert run["status"] == "done" and run["reports"][0]["customers"] == 12
+    assert run["status"] == "done"
+    assert run["reports"][0]["customers"] == 12
     assert run["reports"][0]["verdict"][0].startswith("Not enough data")
     bad = client("full").post("/api/v1/backtests/", {**body, "window_days": 1}, format="json")
-    assert bad.status_code == 400 and "window_days" in bad.json()
+    assert bad.status_code == 400
+    assert "window_days" in bad.json()
 
 
 @pytest.mark.parametrize("job", ["backtest", "preview"])

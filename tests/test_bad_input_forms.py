@@ -73,14 +73,16 @@ def test_bad_log_form_is_a_400_naming_the_field_and_stores_nothing(
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert field in errors, errors
-    assert Interaction.objects.count() == 0 and Customer.objects.count() == customers_before
+    assert Interaction.objects.count() == 0
+    assert Customer.objects.count() == customers_before
 
 
 def test_another_customers_complaint_cannot_be_resolved(staff_client: Client) -> None:
     mine, theirs = CustomerFactory.create(), CustomerFactory.create()
     complaint = record(theirs, channel="complaint", valence=-2)
     response = staff_client.post("/log/", _form(mine.ref, valence="2", resolves=str(complaint.pk)))
-    assert response.status_code == 400 and "resolves" in response.context["form"].errors
+    assert response.status_code == 400
+    assert "resolves" in response.context["form"].errors
     assert mine.interactions.count() == 0
 
 
@@ -99,9 +101,11 @@ def test_hostile_text_is_stored_as_text_and_rendered_escaped(staff_client: Clien
     response = staff_client.post("/log/", _form("NEW", new_customer_name=text, summary=text))
     assert response.status_code == 302, response.content[:500]
     interaction = Interaction.objects.get()
-    assert interaction.summary == text and interaction.customer.name == text
+    assert interaction.summary == text
+    assert interaction.customer.name == text
     page = staff_client.get(f"/customers/{interaction.customer.pk}/").content.decode()
-    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
     if "<" in text:
         assert "&lt;" in page
     assert Customer.objects.filter(name=text).count() == 1  # the tables are all still there
@@ -123,7 +127,8 @@ def test_bad_uploads_are_explained_and_store_nothing(
     response = client.post("/imports/", {"file": SimpleUploadedFile(name, content, content_type="text/csv")})
     assert response.status_code == 400
     assert message.lower() in response.content.decode().lower()
-    assert Interaction.objects.count() == 0 and Customer.objects.count() == 0
+    assert Interaction.objects.count() == 0
+    assert Customer.objects.count() == 0
 
 
 @pytest.mark.parametrize(

@@ -85,8 +85,10 @@ def test_calibration_recovers_a_peak_end_world_and_beats_the_average() -> None:
     assert report.fitted.display_slope >= 1.25
     # Each fitted parameter comes with the range its fold fits spread over.
     alpha = next(p for p in report.parameters if p.name == "peak_end_weight")
-    assert alpha.in_force == 0.5 and alpha.fitted == report.fitted.peak_end_weight
-    assert alpha.low >= 0.5 and alpha.low <= alpha.high
+    assert alpha.in_force == 0.5
+    assert alpha.fitted == report.fitted.peak_end_weight
+    assert alpha.low >= 0.5
+    assert alpha.low <= alpha.high
 
 
 def test_calibration_fits_the_recovery_parameters_a_world_follows() -> None:
@@ -108,7 +110,8 @@ def test_cross_validation_never_judges_a_fit_on_its_customers_or_its_period() ->
     assert sorted(id(s) for s in tested) == sorted(id(s) for s in samples if s.at >= cutoff)  # each once
     assert 0.25 < len(tested) / len(samples) < 0.4  # the recent third
     for fold in folds:
-        assert fold.train and fold.test
+        assert fold.train
+        assert fold.test
         assert max(s.at for s in fold.train) < cutoff <= min(s.at for s in fold.test)
         assert not {s.customer_id for s in fold.train} & {s.customer_id for s in fold.test}
     # Each sample's history holds only what came before its answer.
@@ -171,14 +174,17 @@ def test_calibrate_memory_reports_fit_and_baselines_on_demo_data(client: Client,
     ):
         assert line in text
     verdict = text.split("rho = Spearman")[1]
-    assert "baseline" in verdict and "model in force" in verdict
-    assert "--propose" in text and not ScoringVersion.objects.exists()
+    assert "baseline" in verdict
+    assert "model in force" in verdict
+    assert "--propose" in text
+    assert not ScoringVersion.objects.exists()
 
     proposed = StringIO()
     call_command("calibrate_memory", "--no-progress", "--propose", stdout=proposed)
     draft = ScoringVersion.objects.get(status=VersionStatus.DRAFT)
     assert f"Draft {draft.number} proposed" in proposed.getvalue()
-    assert draft.origin == "calibration" and "out-of-fold Spearman" in draft.calibration["summary"]
+    assert draft.origin == "calibration"
+    assert "out-of-fold Spearman" in draft.calibration["summary"]
     # The draft holds every fitted number, as printed, with the fold range behind each.
     fitted = {p["name"]: p for p in draft.calibration["parameters"]}
     assert set(fitted) == set(FITTED)
@@ -196,7 +202,8 @@ def test_calibrate_memory_reports_fit_and_baselines_on_demo_data(client: Client,
     # The draft's page shows what the fit found, with the fold range, to managers too.
     client.force_login(manager)
     page = client.get(f"/model/{draft.number}/").content.decode()
-    assert "Range over the fold fits" in page and "Recovery softening" in page
+    assert "Range over the fold fits" in page
+    assert "Recovery softening" in page
     low, high = fitted["recovery_softening"]["low"], fitted["recovery_softening"]["high"]
     assert f"{low:g} to {high:g}" in page
 

@@ -47,7 +47,8 @@ def test_the_owner_edits_their_customer_and_the_audit_log_keeps_the_before(clien
         f"/customers/{customer.pk}/edit/",
         details(customer, name="Acme Ltd", email="hello@acme.test", segment=segment.pk, notes="Hates hold music"),
     )
-    assert response.status_code == 302 and response["Location"] == f"/customers/{customer.pk}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/customers/{customer.pk}/"
     customer.refresh_from_db()
     assert (customer.name, customer.email, customer.segment, customer.notes) == (
         "Acme Ltd",
@@ -113,7 +114,8 @@ def test_bad_details_are_refused_with_the_field_and_nothing_is_stored(
     response = client.post(f"/customers/{customer.pk}/edit/", details(customer, **{field: value, "company": "Changed"}))
     assert response.status_code == 400
     body = response.content.decode()
-    assert reason in body and f'id="id_{field}_error"' in body
+    assert reason in body
+    assert f'id="id_{field}_error"' in body
     assert Customer.objects.values_list("name", "email", "company").get(pk=customer.pk) == ("Acme", "a@acme.test", "")
     assert not AuditEntry.objects.filter(object_type="customers.Customer").exists()
 
@@ -169,7 +171,8 @@ def test_whoever_logged_it_corrects_it_within_a_day_and_the_memory_follows(
         response = client.post(
             f"/touchpoints/{mine.pk}/correct/", correction(mine, valence=-2, summary="Shouted at us", reason="Misread")
         )
-    assert response.status_code == 302 and response["Location"] == f"/customers/{customer.pk}/#timeline"
+    assert response.status_code == 302
+    assert response["Location"] == f"/customers/{customer.pk}/#timeline"
     mine.refresh_from_db()
     assert (mine.valence, mine.summary) == (-2, "Shouted at us")
     assert score(customer) < 50 < before  # recomputed from the corrected history
@@ -251,7 +254,8 @@ def test_a_bad_correction_is_refused_and_nothing_changes(
     response = client.post(f"/touchpoints/{touchpoint.pk}/correct/", correction(touchpoint, summary="New", **changes))
     assert response.status_code == 400
     body = response.content.decode()
-    assert reason in body and f'id="id_{field}_error"' in body
+    assert reason in body
+    assert f'id="id_{field}_error"' in body
     assert Interaction.objects.values_list("valence", "summary").get(pk=touchpoint.pk) == (1, "As it was")
     assert not AuditEntry.objects.filter(object_type="interactions.Interaction").exists()
 
@@ -267,17 +271,20 @@ def test_deleting_needs_a_reason_and_the_memory_is_recomputed_without_it(
     client.force_login(manager)
 
     refused = client.post(f"/touchpoints/{mistake.pk}/delete/", {"delete-reason": "  "})
-    assert refused.status_code == 400 and 'id="id_delete-reason_error"' in refused.content.decode()
+    assert refused.status_code == 400
+    assert 'id="id_delete-reason_error"' in refused.content.decode()
     assert Interaction.objects.filter(pk=mistake.pk).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/touchpoints/{mistake.pk}/delete/", {"delete-reason": "Wrong customer"})
-    assert response.status_code == 302 and response["Location"] == f"/customers/{customer.pk}/#timeline"
+    assert response.status_code == 302
+    assert response["Location"] == f"/customers/{customer.pk}/#timeline"
     assert not Interaction.objects.filter(pk=mistake.pk).exists()
     assert score(customer) > 50
     entry = AuditEntry.objects.get(object_type="interactions.Interaction", object_id=str(mistake.pk))
     assert (entry.action, entry.actor, entry.reason) == (Action.DELETE, manager, "Wrong customer")
-    assert entry.changes["channel"] == "complaint" and entry.changes["valence"] == -2
+    assert entry.changes["channel"] == "complaint"
+    assert entry.changes["valence"] == -2
 
 
 def test_a_get_on_the_delete_address_deletes_nothing(client: Client, manager: User) -> None:

@@ -41,8 +41,10 @@ def test_unknown_ref_without_a_name_is_an_error_naming_customer_name() -> None:
 def test_unknown_ref_with_a_name_creates_the_customer_once() -> None:
     first, created = customer_get_or_create(ref="NEW-2", name="New Co")
     again, created_again = customer_get_or_create(ref="NEW-2", name="Other name")
-    assert created and not created_again
-    assert again.pk == first.pk and again.name == "New Co"
+    assert created
+    assert not created_again
+    assert again.pk == first.pk
+    assert again.name == "New Co"
 
 
 def test_update_refuses_changing_the_ref(customer: Customer) -> None:
@@ -76,7 +78,7 @@ def directory(staff_member: User) -> dict[str, Customer]:
             company="Northwind Holdings",
             segment=enterprise,
             owner=owner,
-        ),  # fmt: skip
+        ),
         "zeta": CustomerFactory.create(name="Zeta Bank", ref="ZB-2", email="cio@zeta.example", company="Zeta"),
     }
     recently = timezone.now() - timedelta(hours=1)
@@ -154,7 +156,8 @@ def test_a_memory_sort_lists_customers_not_scored_yet_last_across_pages(
         third = _names(client, f"sort={sort}&page=3")
         assert first.context["page"].paginator.count == 105
         names = [c.name for c in first.context["page"].object_list] + second + third
-        assert len(names) == 105 and len(set(names)) == 105, sort
+        assert len(names) == 105, sort
+        assert len(set(names)) == 105, sort
         assert all(n.startswith("Scored") for n in names[:60]), sort
         assert names[60:] == [f"Waiting {n:03d}" for n in range(45)], sort
     by_score = _names(client, "sort=score") + _names(client, "sort=score&page=2")

@@ -117,7 +117,8 @@ def test_remembered_worse_than_lived_narrows_the_customer_panels(client: Client,
     assert sum(row["count"] for row in band_distribution(worse)) == 1
     client.force_login(manager)
     body = client.get("/dashboard/?remembered_worse=on").content.decode()
-    assert "Ended Badly" in body and "Plain Sailing" not in body
+    assert "Ended Badly" in body
+    assert "Plain Sailing" not in body
     assert "at least 10 points worse than they lived through" in body
     assert '<option value="90" selected>' in body  # the period a link leaves out is the default
 
@@ -143,7 +144,8 @@ def test_csv_export_matches_what_is_shown(client: Client, manager: Any) -> None:
     response = client.get("/dashboard/?export=recovery_queue")
     assert response["Content-Type"].startswith("text/csv")
     text = response.content.decode()
-    assert '"Grumpy, Inc."' in text and '"Said ""never again"""' in text
+    assert '"Grumpy, Inc."' in text
+    assert '"Said ""never again"""' in text
     assert "rememberly-at-risk.csv" in client.get("/dashboard/?export=at_risk")["Content-Disposition"]
 
 

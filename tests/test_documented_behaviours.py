@@ -219,7 +219,8 @@ def test_every_interaction_filter_of_the_api_guide_narrows_the_list() -> None:
 def test_a_page_size_outside_1_to_500_is_a_400_naming_it(size: str) -> None:
     """docs/api.md section 5: page_size is 1..500."""
     response = _reader().get(f"/api/v1/interactions/?page_size={size}")
-    assert response.status_code == 400 and "page_size" in response.json()
+    assert response.status_code == 400
+    assert "page_size" in response.json()
 
 
 @pytest.mark.django_db
@@ -271,7 +272,8 @@ def test_rebuild_dashboard_stats_recounts_what_the_write_path_counted() -> None:
     ):
         record(customer, at=timezone.now() - timedelta(days=day % 3, hours=day), channel=channel, valence=valence)
     kept = _stats()
-    assert sum(row[6] for row in kept) == 5 and len(kept) >= 4
+    assert sum(row[6] for row in kept) == 5
+    assert len(kept) >= 4
     DailyStat.objects.all().delete()
     DailyStat.objects.create(day=timezone.now().date(), stage_id=1, channel="call", count=99)  # drifted
     out = io.StringIO()
@@ -298,7 +300,8 @@ def test_recompute_scores_by_segment_in_processes_touches_only_that_segment() ->
     assert scored == {c.pk for c in golden}
     for customer in golden:  # each from its whole history: the complaint is in it
         memory = CustomerMemory.objects.get(customer=customer)
-        assert memory.max_interaction_id == touched[customer.pk] and memory.band == "at_risk"
+        assert memory.max_interaction_id == touched[customer.pk]
+        assert memory.band == "at_risk"
 
 
 @pytest.mark.django_db

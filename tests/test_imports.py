@@ -42,7 +42,9 @@ def test_import_stores_good_rows_and_reports_bad_ones_by_row_and_field(tmp_path:
         stdout=out,
         stderr=err,
     )
-    assert "4 rows" in out.getvalue() and "2 imported" in out.getvalue() and "2 refused" in out.getvalue()
+    assert "4 rows" in out.getvalue()
+    assert "2 imported" in out.getvalue()
+    assert "2 refused" in out.getvalue()
     report = errors.read_text().splitlines()
     assert report[0] == "row,field,reason"
     assert any(line.startswith("4,channel,") for line in report)
@@ -59,7 +61,8 @@ def test_reimport_imports_nothing_twice(tmp_path: Path) -> None:
     out = StringIO()
     call_command("import_interactions", path, "--no-progress", stdout=out)
     assert "0 imported, 2 already there" in out.getvalue()
-    assert Interaction.objects.count() == 2 and Journey.objects.count() == 1
+    assert Interaction.objects.count() == 2
+    assert Journey.objects.count() == 1
 
 
 def test_import_streams_in_batches(tmp_path: Path) -> None:
@@ -98,10 +101,14 @@ def test_upload_page_imports_in_the_background_and_shows_the_outcome(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/imports/", {"file": upload})
     job = ImportJob.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/imports/{job.pk}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/imports/{job.pk}/"
     page = client.get(response["Location"]).content.decode()
-    assert "Done" in page and "<strong>2</strong> imported" in page and "2 refused" in page
-    assert "fax" in page and Interaction.objects.count() == 2
+    assert "Done" in page
+    assert "<strong>2</strong> imported" in page
+    assert "2 refused" in page
+    assert "fax" in page
+    assert Interaction.objects.count() == 2
     job.refresh_from_db()
     assert (job.rows_total, job.rows_done, job.content) == (4, 4, "")
     assert "hx-trigger" not in page  # finished: the page stops polling
@@ -129,7 +136,8 @@ def test_a_file_that_cannot_be_read_stores_nothing(tmp_path: Path, tail: bytes, 
     path.write_bytes((HEADER + _rows(1500)).encode() + tail + _rows(10, 2000).encode())
     with pytest.raises(CommandError, match=reason):
         call_command("import_interactions", path, "--no-progress", stdout=StringIO())
-    assert not Interaction.objects.exists() and not Customer.objects.exists()
+    assert not Interaction.objects.exists()
+    assert not Customer.objects.exists()
 
 
 def test_bad_values_after_row_1000_are_row_errors_not_a_half_import(tmp_path: Path) -> None:
@@ -143,8 +151,10 @@ def test_bad_values_after_row_1000_are_row_errors_not_a_half_import(tmp_path: Pa
         "import_interactions", _file(tmp_path, HEADER + _rows(1200) + bad + _rows(5, 5000)), "--no-progress",
         stdout=out, stderr=err,
     )  # fmt: skip
-    assert "1205 imported" in out.getvalue() and "2 refused" in out.getvalue()
-    assert "row 1202: occurred_at" in err.getvalue() and "row 1203: resolves" in err.getvalue()
+    assert "1205 imported" in out.getvalue()
+    assert "2 refused" in out.getvalue()
+    assert "row 1202: occurred_at" in err.getvalue()
+    assert "row 1203: resolves" in err.getvalue()
 
 
 def test_blank_rows_are_skipped_and_the_row_cap_is_explained(
@@ -160,11 +170,13 @@ def test_blank_rows_are_skipped_and_the_row_cap_is_explained(
     assert ImportJob.objects.get().rows_total == 50
     over = SimpleUploadedFile("over.csv", (HEADER + _rows(101)).encode(), content_type="text/csv")
     refused = client.post("/imports/", {"file": over})
-    assert refused.status_code == 400 and "more than 100 rows" in refused.content.decode()
+    assert refused.status_code == 400
+    assert "more than 100 rows" in refused.content.decode()
     settings.IMPORT_MAX_BYTES = 1000
     large = SimpleUploadedFile("large.csv", (HEADER + _rows(30)).encode(), content_type="text/csv")
     too_big = client.post("/imports/", {"file": large})
-    assert too_big.status_code == 400 and "the limit is" in too_big.content.decode()
+    assert too_big.status_code == 400
+    assert "the limit is" in too_big.content.decode()
     assert ImportJob.objects.count() == 1
 
 
@@ -172,7 +184,8 @@ def test_the_job_page_polls_while_the_import_runs(client: Any, administrator: Us
     job = ImportJob.objects.create(filename="running.csv", content=HEADER + GOOD, rows_total=2)
     client.force_login(administrator)
     page = client.get(f"/imports/{job.pk}/").content.decode()
-    assert 'hx-trigger="every 2s"' in page and "Queued" in page
+    assert 'hx-trigger="every 2s"' in page
+    assert "Queued" in page
     partial = client.get(f"/imports/{job.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert partial.lstrip().startswith('<section class="card" id="import-job"')
     import_job_run(job_id=job.pk)
@@ -215,7 +228,8 @@ def test_an_import_interrupted_by_the_database_resumes_on_retry(monkeypatch: pyt
     with pytest.raises(OperationalError):
         import_job_run(job_id=job.pk)
     job.refresh_from_db()
-    assert job.status == "running" and not job.finished  # the task's retry will run it
+    assert job.status == "running"
+    assert not job.finished
     import_job_run(job_id=job.pk)
     job.refresh_from_db()
     assert (job.status, job.created) == ("done", 2)

@@ -43,7 +43,8 @@ def test_repeat_push_returns_existing_interaction(customer: Customer) -> None:
     again = interaction_record(
         customer=customer, channel="call", valence=-2, occurred_at=T0, source="crm", external_id="call-1"
     )
-    assert first.created and not again.created
+    assert first.created
+    assert not again.created
     assert again.interaction.pk == first.interaction.pk
     assert again.interaction.valence == 1  # the stored item, not the repeat's payload
     assert Interaction.objects.count() == 1

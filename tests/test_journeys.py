@@ -19,7 +19,8 @@ def test_touchpoints_close_in_time_share_the_open_journey(customer: Customer) ->
     assert first.journey_id == second.journey_id == third.journey_id
     journey = first.journey
     journey.refresh_from_db()
-    assert journey.interaction_count == 3 and journey.is_open
+    assert journey.interaction_count == 3
+    assert journey.is_open
     assert journey.last_interaction_at == T0 + timedelta(days=40)
 
 
@@ -28,7 +29,8 @@ def test_quiet_gap_opens_a_new_journey_and_closes_the_old(customer: Customer) ->
     later = record(customer, days=46)  # quiet gap is 45 days
     assert later.journey_id != first.journey_id
     old = Journey.objects.get(pk=first.journey_id)
-    assert old.close_reason == CloseReason.QUIET_GAP and old.closed_at == T0
+    assert old.close_reason == CloseReason.QUIET_GAP
+    assert old.closed_at == T0
 
 
 def test_evaluation_closes_the_journey_and_the_next_touch_opens_another(customer: Customer) -> None:
@@ -36,7 +38,8 @@ def test_evaluation_closes_the_journey_and_the_next_touch_opens_another(customer
     review = record(customer, channel="account_review", days=3)
     after = record(customer, days=4)
     closed = Journey.objects.get(pk=review.journey_id)
-    assert closed.close_reason == CloseReason.EVALUATION and closed.closed_at == review.occurred_at
+    assert closed.close_reason == CloseReason.EVALUATION
+    assert closed.closed_at == review.occurred_at
     assert after.journey_id != review.journey_id
 
 
@@ -107,7 +110,7 @@ def test_concurrent_first_touchpoints_open_one_journey() -> None:
                 external_id=f"r-{n}",
                 refresh_memory=False,
             )
-        except BaseException as exc:  # noqa: BLE001 collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -270,7 +270,8 @@ def test_recovery_is_not_the_peak_and_never_softens_below_what_was_felt() -> Non
     complaint = touch(1, 0, journey=1, **SEVERE)  # type: ignore[arg-type]
     best_recovery = touch(2, 0.5, 2, 5, resolves=1)
     result = reading([complaint, best_recovery])
-    assert result.peak is not None and result.peak.touch_id == 1
+    assert result.peak is not None
+    assert result.peak.touch_id == 1
     strongest = MemoryParameters(recovery_softening=1.0)
     assert felt_impacts([complaint, best_recovery], strongest).value[1] == pytest.approx(-1.0)
     # A moderate complaint (felt 0.675) with an excellent, quick recovery (0.6, +0.2 bonus):
@@ -352,7 +353,7 @@ def test_in_order_arrivals_never_recompute() -> None:
 
 def test_out_of_order_or_recovery_arrivals_recompute() -> None:
     history = _rich_history()
-    shuffled = history[:10] + [history[12], history[10], history[11]] + history[13:]
+    shuffled = [*history[:10], history[12], history[10], history[11], *history[13:]]
     assert _replay(shuffled)[1] == 2  # touches 10 and 11 both arrive after 12
     recovery = touch(99, 500, 2, 4, journey=99, resolves=3)
     assert _replay([touch(3, 0, -1, 4), recovery])[1] == 1
@@ -380,8 +381,10 @@ def test_breakdown_names_peak_end_and_components() -> None:
         touch(4, 60, 1, 3, journey=2),
     ]
     result = reading(touches)
-    assert result.peak is not None and result.peak.touch_id == 2  # the complaint
-    assert result.end is not None and result.end.touch_id == 4
+    assert result.peak is not None
+    assert result.peak.touch_id == 2
+    assert result.end is not None
+    assert result.end.touch_id == 4
     assert result.top_journeys[0].journey_id == 1
     data = result.to_dict()
     for key in ("score", "band", "value", "decay", "lived_score", "active", "top_journeys", "stages"):
@@ -435,5 +438,6 @@ def test_good_ending_is_worth_more_to_a_journey_going_badly_than_to_a_happy_one(
 
 def test_parameters_come_from_a_mapping_and_ignore_unknown_keys() -> None:
     params = MemoryParameters.from_mapping({"loss_aversion": 3, "top_journeys": 2.0, "nonsense": 1})
-    assert params.loss_aversion == 3.0 and params.top_journeys == 2
+    assert params.loss_aversion == 3.0
+    assert params.top_journeys == 2
     assert math.isclose(params.decay(params.half_life_seconds), 0.5)

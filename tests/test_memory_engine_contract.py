@@ -95,7 +95,8 @@ def test_a_bad_band_value_is_named_alone_not_compared() -> None:
 def test_parameters_round_trip_through_a_mapping() -> None:
     changed = replace(P, loss_aversion=3.0, top_journeys=7)
     again = MemoryParameters.from_mapping(changed.as_dict())
-    assert again == changed and isinstance(again.top_journeys, int)
+    assert again == changed
+    assert isinstance(again.top_journeys, int)
     assert set(changed.as_dict()) == set(PARAMETER_LIMITS)
     assert MemoryParameters.from_mapping({"top_journeys": 4.0, "unknown": 1}) == replace(P, top_journeys=4)
 
@@ -153,7 +154,8 @@ def test_journey_memories_round_trip(history: tuple[list[Touch], list[Touch]]) -
     touches, _ = history
     for journey in recompute(touches, P).journeys.values():
         assert JourneyMemory.from_dict(json.loads(json.dumps(journey.to_dict()))) == journey
-        assert isinstance(journey.repeat_penalty, float) and journey.repeat_penalty >= 0.0
+        assert isinstance(journey.repeat_penalty, float)
+        assert journey.repeat_penalty >= 0.0
 
 
 @EXAMPLES
@@ -163,10 +165,13 @@ def test_a_reading_says_what_it_holds(history: tuple[list[Touch], list[Touch]], 
     as_of = max(t.at for t in touches) + days_later * DAY
     reading = recompute(touches, P).state.read(as_of, P)
     data = reading.to_dict()
-    assert data["as_of"] == as_of and data["score"] == reading.score
+    assert data["as_of"] == as_of
+    assert data["score"] == reading.score
     assert reading.score == pytest.approx(score_of(touches, as_of, P), abs=1e-9)
-    assert data["band"] == band_for(reading.score, P) and data["touch_count"] == len(touches)
-    assert data["value"] == reading.value and data["decay"] == reading.decay
+    assert data["band"] == band_for(reading.score, P)
+    assert data["touch_count"] == len(touches)
+    assert data["value"] == reading.value
+    assert data["decay"] == reading.decay
     assert data["decay"] == pytest.approx(P.decay(days_later * DAY))
     assert data["lived_score"] == reading.lived_score
     assert data["active"] == (reading.active.to_dict() if reading.active else None)
@@ -247,7 +252,8 @@ def test_change_since_splits_the_move_into_fading_and_new_touches(
     assert change.fading == pytest.approx(score_of(known, as_of, P) - change.score_then)
     assert change.fading + change.new_touches == pytest.approx(change.score_now - change.score_then)
     newer = {t.id for t in touches if t.at > since}
-    assert {d.touch_id for d in change.drivers} <= newer and len(change.drivers) <= 3
+    assert {d.touch_id for d in change.drivers} <= newer
+    assert len(change.drivers) <= 3
     if newer and any(t.valence != 0 for t in touches if t.id in newer):
         assert change.drivers
 
@@ -272,7 +278,8 @@ def test_a_journeys_salience_and_value_at_its_end_do_not_fade(
         assert again.salience(P) == pytest.approx(journey.salience(P), rel=1e-9)
         assert again.value_at_end(P) == pytest.approx(journey.value_at_end(P), rel=1e-9, abs=1e-12)
         if journey.peak is None:
-            assert journey.salience(P) == 0.0 and journey.value_at_end(P) == journey.value
+            assert journey.salience(P) == 0.0
+            assert journey.value_at_end(P) == journey.value
         else:
             assert journey.salience(P) == pytest.approx(abs(whole.impacts.value[journey.peak.touch_id]), rel=1e-9)
             assert journey.value_at(journey.reference_at, P) == journey.value
@@ -338,9 +345,12 @@ def test_a_customer_with_no_touches_reads_neutral() -> None:
     assert (reading.touch_count, reading.lived_score, reading.active, reading.top_journeys) == (0, None, None, [])
     assert state.value_at(100 * DAY, P) == 0.0
     whole = recompute([], P)
-    assert whole.state == MemoryState() and whole.journeys == {} and whole.impacts.value == {}
+    assert whole.state == MemoryState()
+    assert whole.journeys == {}
+    assert whole.impacts.value == {}
     assert MemoryState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
-    assert reading.to_dict()["active"] is None and reading.to_dict()["peak"] is None
+    assert reading.to_dict()["active"] is None
+    assert reading.to_dict()["peak"] is None
 
 
 @EXAMPLES
@@ -391,7 +401,8 @@ def test_only_a_positive_touch_recovers_and_only_a_bad_one_is_recovered() -> Non
     for valence in (0, 1):  # "resolving" a touch that was not bad changes nothing
         touch = Touch(1, 0.0, 1, "fulfilment", "call", valence, 5)
         impacts = recompute([touch, _reply(2, DAY, 2)], P).impacts
-        assert impacts.value[1] == touch.raw_impact and impacts.bonus == {}
+        assert impacts.value[1] == touch.raw_impact
+        assert impacts.bonus == {}
 
 
 def test_the_best_recovery_softens_not_the_latest() -> None:
@@ -435,7 +446,8 @@ def test_a_journey_of_neutral_touches_never_ranks_above_one_with_moments() -> No
     ]
     reading = recompute(touches, P).state.read(70 * DAY, P)
     assert [j.journey_id for j in reading.top_journeys] == [1, 3, 2]  # 0.2 then, 0.1 later; nothing
-    assert reading.peak is not None and reading.peak.touch_id == 1
+    assert reading.peak is not None
+    assert reading.peak.touch_id == 1
 
 
 def test_repeated_failures_show_as_a_repeat_penalty() -> None:
@@ -470,13 +482,15 @@ def test_the_peak_is_the_moment_strongest_as_it_stands_now(later_intensity: int,
         Touch(2, 60 * DAY, 1, "fulfilment", "call", 2, later_intensity),
     ]
     [journey] = recompute(touches, P).journeys.values()
-    assert journey.peak is not None and journey.peak.touch_id == peak
+    assert journey.peak is not None
+    assert journey.peak.touch_id == peak
 
 
 def test_on_an_exact_tie_the_earlier_moment_stays_the_peak() -> None:
     touches = [Touch(i, 5 * DAY, 1, "fulfilment", "call", 2, 4) for i in (1, 2)]
     [journey] = recompute(touches, P).journeys.values()
-    assert journey.peak is not None and journey.peak.touch_id == 1
+    assert journey.peak is not None
+    assert journey.peak.touch_id == 1
     running = MemoryState()
     for touch in touches:
         running.append(touch, P)

@@ -85,7 +85,8 @@ def test_journey_values_name_their_peak_and_end(customer: Customer) -> None:
     journey = Journey.objects.get(pk=start.journey_id)
     assert journey.peak_interaction_id == complaint.pk
     assert journey.end_interaction_id == end.pk
-    assert journey.remembered_value is not None and journey.remembered_value < 0
+    assert journey.remembered_value is not None
+    assert journey.remembered_value < 0
 
 
 def test_breakdown_is_stored_with_peak_end_components_and_stages(customer: Customer) -> None:
@@ -173,7 +174,8 @@ def test_backfilled_history_matches_what_was_known_each_day(customer: Customer) 
     assert made == 4
     scores = list(ScoreSnapshot.objects.filter(customer=customer).order_by("day").values_list("score", flat=True))
     # One severe complaint reads about 12.6 (docs/memory-score.md: one bad day is not ten).
-    assert scores[0] < 15 and scores[-1] > scores[1]  # the complaint first, lifted after day 20
+    assert scores[0] < 15
+    assert scores[-1] > scores[1]
 
 
 MEMORY_FIELDS = ("score", "band", "value", "trend_7d", "trend_30d", "breakdown", "next_touch_gain", "state",
@@ -261,7 +263,8 @@ def test_applying_a_version_is_queued_after_commit_and_puts_it_in_force(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         schedule_scoring_version_apply(draft)
     draft.refresh_from_db()
-    assert draft.status == VersionStatus.APPLYING and len(callbacks) == 1  # nothing before the commit
+    assert draft.status == VersionStatus.APPLYING
+    assert len(callbacks) == 1
     callbacks[0]()
     draft.refresh_from_db()
     assert draft.status == VersionStatus.ACTIVE
@@ -292,4 +295,5 @@ def test_without_a_broker_applying_a_version_runs_beside_the_request_not_in_it(
     with django_capture_on_commit_callbacks(execute=True):
         tasks.schedule_scoring_version_apply(version)
     assert done.wait(10)
-    assert ran_on[0].startswith("rememberly-task") and ran_on[0] != threading.current_thread().name
+    assert ran_on[0].startswith("rememberly-task")
+    assert ran_on[0] != threading.current_thread().name

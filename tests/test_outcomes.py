@@ -52,15 +52,18 @@ def test_an_outcome_is_recorded_once_and_a_churn_marks_the_customer() -> None:
     client = api()
     first = client.post("/api/v1/outcomes/", churn("C-1", "contract-9"), format="json")
     assert first.status_code == 201, first.json()
-    assert first.json()["kind"] == "churned" and first.json()["customer_ref"] == "C-1"
+    assert first.json()["kind"] == "churned"
+    assert first.json()["customer_ref"] == "C-1"
     again = client.post("/api/v1/outcomes/", churn("C-1", "contract-9"), format="json")
-    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
     assert Outcome.objects.count() == 1
     customer.refresh_from_db()
     assert customer.churned_at is not None
 
     listed = client.get("/api/v1/customers/?churned=true").json()["results"]
-    assert [c["ref"] for c in listed] == ["C-1"] and listed[0]["churned_at"]
+    assert [c["ref"] for c in listed] == ["C-1"]
+    assert listed[0]["churned_at"]
     assert client.get("/api/v1/customers/?churned=false").json()["results"] == []
 
     # Won back: a renewal after the churn clears the mark; one dated before it does not.
@@ -76,7 +79,8 @@ def test_a_push_key_learns_only_the_id_of_a_repeat() -> None:
     CustomerFactory.create(ref="C-1")
     api().post("/api/v1/outcomes/", churn("C-1", "x-1"), format="json")
     repeat = api("push").post("/api/v1/outcomes/", churn("C-1", "x-1"), format="json")
-    assert repeat.status_code == 200 and set(repeat.json()) == {"id", "status"}
+    assert repeat.status_code == 200
+    assert set(repeat.json()) == {"id", "status"}
 
 
 @pytest.mark.parametrize(
@@ -97,7 +101,8 @@ def test_a_bad_outcome_is_a_400_naming_the_field_and_stores_nothing(
     response = api().post("/api/v1/outcomes/", {**churn("C-1", "bad-1"), **change}, format="json")
     assert response.status_code == 400
     assert reason in " ".join(response.json()[field])
-    assert not Outcome.objects.exists() and Customer.objects.get(ref="C-1").churned_at is None
+    assert not Outcome.objects.exists()
+    assert Customer.objects.get(ref="C-1").churned_at is None
 
 
 def test_bulk_outcomes_report_each_bad_item_by_index() -> None:
@@ -107,7 +112,8 @@ def test_bulk_outcomes_report_each_bad_item_by_index() -> None:
     body = api().post("/api/v1/outcomes/bulk/", {"items": items}, format="json").json()
     assert (body["created"], body["errors"], body["duplicates"]) == (2, 1, 0)
     assert [r["status"] for r in body["results"]] == ["created", "error", "created"]
-    assert body["results"][1]["index"] == 1 and "kind" in body["results"][1]["errors"]
+    assert body["results"][1]["index"] == 1
+    assert "kind" in body["results"][1]["errors"]
     assert set(Customer.objects.filter(churned_at__isnull=False).values_list("ref", flat=True)) == {"C-1"}
 
 
@@ -138,11 +144,13 @@ def test_a_csv_of_outcomes_imports_once(tmp_path: Path) -> None:
     )
     out, err = io.StringIO(), io.StringIO()
     call_command("import_outcomes", str(path), "--no-progress", stdout=out, stderr=err)
-    assert "3 rows" in out.getvalue() and "2 imported, 0 already there, 1 refused" in out.getvalue()
+    assert "3 rows" in out.getvalue()
+    assert "2 imported, 0 already there, 1 refused" in out.getvalue()
     assert "row 4: customer_ref: No such customer" in err.getvalue()
     call_command("import_outcomes", str(path), "--no-progress", stdout=out, stderr=err)
     assert "0 imported, 2 already there, 1 refused" in out.getvalue()
-    assert Outcome.objects.count() == 2 and Customer.objects.get(ref="C-1").churned_at is not None
+    assert Outcome.objects.count() == 2
+    assert Customer.objects.get(ref="C-1").churned_at is not None
 
 
 CRM_EXPORT = (
@@ -164,11 +172,15 @@ def test_an_administrator_uploads_outcomes_and_sees_every_refused_row(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/outcomes/import/", {"file": upload})
     job = ImportJob.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/imports/{job.pk}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/imports/{job.pk}/"
     assert job.kind == ImportKind.OUTCOMES
     page = client.get(response["Location"]).content.decode()
-    assert "Done" in page and "<strong>2</strong> imported" in page and "2 refused" in page
-    assert "No such customer" in page and "lapsed" in page  # row 4's customer, row 5's kind
+    assert "Done" in page
+    assert "<strong>2</strong> imported" in page
+    assert "2 refused" in page
+    assert "No such customer" in page
+    assert "lapsed" in page
     assert 'href="/outcomes/import/"' in page  # back to the outcomes import, not the touchpoints'
     assert set(Outcome.objects.values_list("external_id", "recorded_by")) == {
         ("k-1", administrator.pk),
@@ -176,14 +188,16 @@ def test_an_administrator_uploads_outcomes_and_sees_every_refused_row(
     }
     assert Customer.objects.get(ref="C-1").churned_at is not None
     listing = client.get("/outcomes/import/").content.decode()
-    assert "crm.csv" in listing and "crm.csv" not in client.get("/imports/").content.decode()
+    assert "crm.csv" in listing
+    assert "crm.csv" not in client.get("/imports/").content.decode()
 
     # The same file again stores nothing twice.
     upload = SimpleUploadedFile("crm.csv", CRM_EXPORT.encode(), content_type="text/csv")
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/outcomes/import/", {"file": upload})
     again = ImportJob.objects.order_by("-pk").first()
-    assert again is not None and (again.created, again.duplicates, again.failed) == (0, 2, 2)
+    assert again is not None
+    assert (again.created, again.duplicates, again.failed) == (0, 2, 2)
     assert Outcome.objects.count() == 2
 
 
@@ -193,7 +207,8 @@ def test_an_outcome_file_missing_a_column_is_refused_whole(client: Client, admin
     response = client.post("/outcomes/import/", {"file": upload})
     assert response.status_code == 400
     assert "lacks the column(s): external_id, occurred_at" in response.content.decode()
-    assert not ImportJob.objects.exists() and not Outcome.objects.exists()
+    assert not ImportJob.objects.exists()
+    assert not Outcome.objects.exists()
 
 
 def test_an_outcome_job_is_never_run_as_touchpoints(client: Client, administrator: User) -> None:
@@ -203,10 +218,12 @@ def test_an_outcome_job_is_never_run_as_touchpoints(client: Client, administrato
     job = outcome_import_create(created_by=administrator, filename="crm.csv", raw=CRM_EXPORT.encode())
     run_import_job(job.pk)
     job.refresh_from_db()
-    assert job.status == "queued" and not Outcome.objects.exists()
+    assert job.status == "queued"
+    assert not Outcome.objects.exists()
     run_outcome_import(job.pk)
     job.refresh_from_db()
-    assert job.status == "done" and Outcome.objects.count() == 1
+    assert job.status == "done"
+    assert Outcome.objects.count() == 1
 
 
 def test_the_owner_records_an_outcome_on_the_customer_page_and_a_double_submit_is_one(
@@ -215,19 +232,23 @@ def test_the_owner_records_an_outcome_on_the_customer_page_and_a_double_submit_i
     customer = CustomerFactory.create(name="Harbour Ltd", owner=staff_member)
     client.force_login(staff_member)
     page = client.get(f"/customers/{customer.pk}/").content.decode()
-    assert f'href="/customers/{customer.pk}/outcomes/new/"' in page and "No renewal" in page
+    assert f'href="/customers/{customer.pk}/outcomes/new/"' in page
+    assert "No renewal" in page
     form = client.get(f"/customers/{customer.pk}/outcomes/new/").context["form"]
     data = {"kind": "churned", "occurred_on": "2026-11-01", "note": "Budget cut", "key": form.initial["key"]}
     for _ in range(2):
         response = client.post(f"/customers/{customer.pk}/outcomes/new/", data)
-        assert response.status_code == 302 and response["Location"].endswith("#outcomes")
+        assert response.status_code == 302
+        assert response["Location"].endswith("#outcomes")
     assert Outcome.objects.filter(customer=customer).count() == 1
     page = client.get(f"/customers/{customer.pk}/").content.decode()
-    assert "churned Nov 2026" in page and "Budget cut" in page
+    assert "churned Nov 2026" in page
+    assert "Budget cut" in page
 
     future = {**data, "occurred_on": (timezone.localdate() + timedelta(days=5)).isoformat(), "key": "0" * 32}
     refused = client.post(f"/customers/{customer.pk}/outcomes/new/", future)
-    assert refused.status_code == 400 and "in the future" in refused.content.decode()
+    assert refused.status_code == 400
+    assert "in the future" in refused.content.decode()
 
 
 def test_support_staff_cannot_record_outcomes_for_customers_they_do_not_own(client: Client) -> None:
@@ -275,12 +296,15 @@ def test_deleting_the_churn_in_the_admin_clears_the_mark_on_the_record(client: C
     response = client.post(f"/admin/outcomes/outcome/{outcome.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     customer.refresh_from_db()
-    assert customer.churned_at is None and not Outcome.objects.exists()
+    assert customer.churned_at is None
+    assert not Outcome.objects.exists()
     entry = AuditEntry.objects.get(object_type="outcomes.Outcome", action=Action.DELETE)
-    assert entry.actor == administrator and entry.changes["kind"] == "churned"
+    assert entry.actor == administrator
+    assert entry.changes["kind"] == "churned"
 
 
 @pytest.mark.parametrize("value", ["maybe", "1", "-58800"])
 def test_a_churned_filter_that_is_not_true_or_false_is_a_400(value: str) -> None:
     response = api("read").get(f"/api/v1/customers/?churned={value}")
-    assert response.status_code == 400 and "churned" in response.json()
+    assert response.status_code == 400
+    assert "churned" in response.json()

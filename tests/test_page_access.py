@@ -60,7 +60,8 @@ def test_page_access_by_role(
     touchpoint = Interaction.objects.filter(customer_id=customer_pk).values_list("pk", flat=True).first()
     response = client.get(path.format(pk=customer_pk, job=job.pk, touchpoint=touchpoint), headers=headers)
     if persona in ("anonymous", "api_key"):
-        assert response.status_code == 302 and response["Location"].startswith("/login/")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
     else:
         assert response.status_code == expected[persona]
 

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 def test_home_requires_login(client: Client) -> None:
     response = client.get("/")
-    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
 
 
 @pytest.mark.parametrize("persona", ["staff_member", "manager", "administrator"])
@@ -35,7 +36,8 @@ def test_home_shows_customers_at_risk_to_every_role(
 
 def test_login_page_renders_with_csrf(client: Client) -> None:
     response = client.get("/login/")
-    assert response.status_code == 200 and b"csrfmiddlewaretoken" in response.content
+    assert response.status_code == 200
+    assert b"csrfmiddlewaretoken" in response.content
 
 
 def test_admin_changelists_render_for_an_administrator(client: Client, administrator: User) -> None:
@@ -80,7 +82,8 @@ def test_customer_page_explains_the_memory_in_words(client: Client, staff_member
     assert "Latest touchpoint: e-mail on 8 Mar 2025 (good)." in body
     assert 'class="drivers"' in body
     assert "Fading: nothing for" in body
-    assert "&lt;script&gt;" in body and "<script>alert" not in body
+    assert "&lt;script&gt;" in body
+    assert "<script>alert" not in body
     assert "Acme &amp; Sons" in body
 
 
@@ -103,7 +106,8 @@ def test_customer_page_lists_complaints_waiting_for_recovery(client: Client, sta
     client.force_login(staff_member)
     body = client.get(f"/customers/{customer.pk}/").content.decode()
     waiting = body.split("Waiting for recovery</h2>")[1].split("</section>")[0]
-    assert "Invoice charged twice" in waiting and "Late delivery" not in waiting
+    assert "Invoice charged twice" in waiting
+    assert "Late delivery" not in waiting
 
 
 def test_customer_page_is_refused_to_users_without_a_role(client: Client, outsider: User) -> None:
@@ -141,12 +145,15 @@ def test_timeline_pages_through_a_long_history(client: Client, staff_member: Use
     memory_refresh(customer_id=customer.pk)
     client.force_login(staff_member)
     first = client.get(f"/customers/{customer.pk}/").content.decode()
-    assert "touch 119" in first and "touch 069" not in first.split('id="timeline"')[1]
+    assert "touch 119" in first
+    assert "touch 069" not in first.split('id="timeline"')[1]
     assert "Page 1 of 3 (120 touchpoints)" in first
     last = client.get(f"/customers/{customer.pk}/?page=3").content.decode().split('id="timeline"')[1]
-    assert "touch 000" in last and "touch 119" not in last
+    assert "touch 000" in last
+    assert "touch 119" not in last
     emails = client.get(f"/customers/{customer.pk}/?channel=email&page=2").content.decode()
-    assert "Page 2 of 2 (60 touchpoints)" in emails and "channel=email&amp;page=1#timeline" in emails
+    assert "Page 2 of 2 (60 touchpoints)" in emails
+    assert "channel=email&amp;page=1#timeline" in emails
 
 
 def test_customer_page_and_memory_api_work_while_the_cache_is_down(
@@ -162,7 +169,8 @@ def test_customer_page_and_memory_api_work_while_the_cache_is_down(
     }
     client.force_login(staff_member)
     page = client.get(f"/customers/{customer.pk}/")
-    assert page.status_code == 200 and "Remembered mostly for: complaint" in page.content.decode()
+    assert page.status_code == 200
+    assert "Remembered mostly for: complaint" in page.content.decode()
     body = client.get(f"/api/v1/customers/{customer.pk}/memory/").json()
     assert body["drivers"][0]["channel"] == "complaint"
 
@@ -186,7 +194,8 @@ def test_the_charts_say_in_words_what_they_show(client: Client, manager: User) -
     dashboard = client.get("/dashboard/?period=90").content.decode()
     heat = dashboard.split('<p id="heat-words">')[1].split("</p>")[0]
     assert heat.startswith("Worst memories form at complaint in ")
-    assert "(-" in heat and "over 6 touchpoints" in heat
+    assert "(-" in heat
+    assert "over 6 touchpoints" in heat
     assert "Only cells with 5 or more touchpoints are named here." in heat
 
 

@@ -65,9 +65,11 @@ def test_only_administrators_change_the_model(
         assert getattr(client, method)(url, data).status_code == 403, (user.username, url)
     client.logout()
     response = getattr(client, method)(url, data)
-    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
     draft.refresh_from_db()
-    assert draft.status == VersionStatus.DRAFT and ScoringVersion.objects.count() == 2
+    assert draft.status == VersionStatus.DRAFT
+    assert ScoringVersion.objects.count() == 2
     assert not VersionPreview.objects.exists()
 
 
@@ -77,9 +79,11 @@ def test_managers_read_the_model_and_its_previews_support_staff_do_not(
     draft = scoring_version_draft(actor=administrator, parameters={"half_life_days": 30.0}, note="fade <faster>")
     client.force_login(manager)
     listing = client.get("/model/").content.decode()
-    assert f'href="/model/{draft.number}/"' in listing and "New draft" not in listing
+    assert f'href="/model/{draft.number}/"' in listing
+    assert "New draft" not in listing
     page = client.get(f"/model/{draft.number}/").content.decode()
-    assert "fade &lt;faster&gt;" in page and "Apply version" not in page
+    assert "fade &lt;faster&gt;" in page
+    assert "Apply version" not in page
     client.force_login(staff_member)
     assert client.get("/model/").status_code == 403
     assert client.get(f"/model/{draft.number}/").status_code == 403
@@ -97,21 +101,25 @@ def test_an_administrator_drafts_previews_applies_and_sees_bad_input_named(
     form.update({f"intensity_{c}": i for c, i in draft.channel_intensities.items()})
     bad = client.post(f"/model/{draft.number}/edit/", {**form, "loss_aversion": "12", "good_above": "20"})
     text = bad.content.decode()
-    assert bad.status_code == 400 and "Ensure this value is less than or equal to 5.0" in text
+    assert bad.status_code == 400
+    assert "Ensure this value is less than or equal to 5.0" in text
     draft.refresh_from_db()
     assert draft.parameters["loss_aversion"] == 2.25  # nothing stored
     inverted = client.post(f"/model/{draft.number}/edit/", {**form, "at_risk_below": "70", "good_above": "60"})
-    assert inverted.status_code == 400 and "above the at-risk band" in inverted.content.decode()
+    assert inverted.status_code == 400
+    assert "above the at-risk band" in inverted.content.decode()
 
     saved = client.post(f"/model/{draft.number}/edit/", {**form, "loss_aversion": "4.5", "note": "complaints"})
     assert saved.status_code == 302
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/model/{draft.number}/preview/")
     preview = VersionPreview.objects.get()
-    assert preview.status == "done" and preview.whatif["changed_parameters"] == ["loss_aversion"]
+    assert preview.status == "done"
+    assert preview.whatif["changed_parameters"] == ["loss_aversion"]
     assert preview.backtests["draft"]["churned"] == preview.backtests["current"]["churned"]
     shown = client.get(f"/model/{draft.number}/").content.decode()
-    assert "The customers who move most" in shown and "Loss aversion (λ) 2.25 → 4.5" in shown
+    assert "The customers who move most" in shown
+    assert "Loss aversion (λ) 2.25 → 4.5" in shown
 
     refused = client.post(f"/model/{draft.number}/apply/", {"apply-reason": ""}, follow=True)
     assert "This field is required." in refused.content.decode()
@@ -148,7 +156,8 @@ def test_a_version_made_applied_and_rolled_back_in_the_browser_leaves_every_scor
     page.get_by_role("button", name="Apply version 2").click()
     expect(page.get_by_role("heading", name="Version 2: active")).to_be_visible(timeout=30_000)
     applied = memory_parameters()
-    assert applied.loss_aversion == 4.0 and applied.half_life_days == 45.0
+    assert applied.loss_aversion == 4.0
+    assert applied.half_life_days == 45.0
     assert_equal_scores(from_scratch(applied))
 
     page.goto(f"{live_server}/model/")

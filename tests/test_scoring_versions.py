@@ -82,15 +82,20 @@ def test_the_first_draft_records_the_model_in_force_and_changes_only_what_it_say
     with override_settings(MEMORY_MODEL={"loss_aversion": 2.5}):
         draft = scoring_version_draft(actor=administrator, parameters={"half_life_days": 60.0}, note="faster fading")
     environment = ScoringVersion.objects.get(number=1)
-    assert environment.status == VersionStatus.ACTIVE and environment.origin == "environment"
+    assert environment.status == VersionStatus.ACTIVE
+    assert environment.origin == "environment"
     assert environment.parameters["loss_aversion"] == 2.5
     assert environment.channel_intensities == dict(ChannelDefault.objects.values_list("channel", "intensity"))
-    assert draft.number == 2 and draft.status == VersionStatus.DRAFT and draft.based_on == environment
+    assert draft.number == 2
+    assert draft.status == VersionStatus.DRAFT
+    assert draft.based_on == environment
     assert draft.parameters == {**environment.parameters, "half_life_days": 60.0}
     entry = AuditEntry.objects.filter(object_type="memory.ScoringVersion", object_id=str(draft.pk)).get()
-    assert entry.changes == {"half_life_days": [90.0, 60.0]} and entry.reason == "faster fading"
+    assert entry.changes == {"half_life_days": [90.0, 60.0]}
+    assert entry.reason == "faster fading"
     # A draft changes nothing in force.
-    assert memory_parameters().loss_aversion == 2.5 and memory_parameters().half_life_days == 90.0
+    assert memory_parameters().loss_aversion == 2.5
+    assert memory_parameters().half_life_days == 90.0
 
 
 @pytest.mark.parametrize(
@@ -122,11 +127,13 @@ def test_applying_serves_the_scores_in_force_until_the_switch_then_equals_a_reco
     before = live_scores()
     draft = scoring_version_draft(actor=administrator, parameters={"loss_aversion": 4.0, "good_above": 60.0})
     draft = scoring_version_apply(version=draft, actor=administrator, reason="complaints hurt more here")
-    assert draft.status == VersionStatus.APPLYING and draft.apply_total == 6
+    assert draft.status == VersionStatus.APPLYING
+    assert draft.apply_total == 6
 
     assert scoring_version_run(version_id=draft.pk, seconds=0)  # one chunk of two customers
     draft.refresh_from_db()
-    assert draft.apply_phase == ApplyPhase.COMPUTING and draft.apply_done == 2
+    assert draft.apply_phase == ApplyPhase.COMPUTING
+    assert draft.apply_done == 2
     assert StagedMemory.objects.filter(version=draft).count() == 2
     assert live_scores() == before  # nothing live moved yet
     assert memory_parameters().loss_aversion == 2.25
@@ -138,10 +145,12 @@ def test_applying_serves_the_scores_in_force_until_the_switch_then_equals_a_reco
 
     run_to_the_end(draft)
     draft.refresh_from_db()
-    assert draft.status == VersionStatus.ACTIVE and draft.apply_phase == ApplyPhase.IDLE
+    assert draft.status == VersionStatus.ACTIVE
+    assert draft.apply_phase == ApplyPhase.IDLE
     assert not StagedMemory.objects.exists()
     params = memory_parameters()
-    assert params.loss_aversion == 4.0 and params.good_above == 60.0
+    assert params.loss_aversion == 4.0
+    assert params.good_above == 60.0
     assert_equal_scores(from_scratch(params))
     assert set(CustomerMemory.objects.values_list("parameters_fingerprint", flat=True)) == {
         parameters_fingerprint(params)
@@ -167,7 +176,8 @@ def test_a_rollback_brings_back_the_version_before_and_its_channel_defaults(
     back = scoring_version_rollback(actor=administrator, reason="managers could not explain the movers")
     run_to_the_end(back)
     back.refresh_from_db()
-    assert back.number == 1 and back.status == VersionStatus.ACTIVE
+    assert back.number == 1
+    assert back.status == VersionStatus.ACTIVE
     assert ScoringVersion.objects.get(pk=draft.pk).status == VersionStatus.RETIRED
     assert memory_parameters() == original
     assert ChannelDefault.objects.get(channel="call").intensity == back.channel_intensities["call"]
@@ -212,9 +222,11 @@ def test_a_failed_apply_leaves_the_model_as_it_was(
     with pytest.raises(RuntimeError):
         scoring_version_run(version_id=draft.pk)
     draft.refresh_from_db()
-    assert draft.status == VersionStatus.DRAFT and draft.apply_phase == ApplyPhase.IDLE
+    assert draft.status == VersionStatus.DRAFT
+    assert draft.apply_phase == ApplyPhase.IDLE
     assert draft.apply_problem == "RuntimeError: disk on fire"
-    assert memory_parameters().loss_aversion == 2.25 and live_scores() == before
+    assert memory_parameters().loss_aversion == 2.25
+    assert live_scores() == before
 
 
 def test_a_memory_left_under_other_numbers_is_stale_until_recomputed(
@@ -243,20 +255,23 @@ def test_the_what_if_counts_band_changes_and_names_the_parameter_that_moved_each
     histories = {c.pk: customer_touches(c.pk) for c in customers}
     at = timezone.now().timestamp()
     result = what_if(histories, at=at, current=current, draft=draft)
-    assert result.scored == 6 and not result.sampled
+    assert result.scored == 6
+    assert not result.sampled
     assert result.changed_parameters == ["loss_aversion", "half_life_days"]
     assert sum(result.histogram_before) == sum(result.histogram_after) == 6
     for band in ("at_risk", "neutral", "good"):
         assert result.bands_before[band].low == result.bands_before[band].value  # every customer: exact
     assert result.movers, "a heavier loss aversion moves customers with complaints"
     top = result.movers[0]
-    assert top.causes[0].parameter == "loss_aversion" and top.causes[0].points < 0
+    assert top.causes[0].parameter == "loss_aversion"
+    assert top.causes[0].points < 0
     assert top.score_after == pytest.approx(recompute(histories[top.customer_id], draft).state.read(at, draft).score)
     assert "bad" in top.history
 
 
 def test_a_sampled_share_has_an_interval_that_holds_the_truth() -> None:
     estimate = share(30, 100, 10_000)
-    assert estimate.low < 0.3 < estimate.high and estimate.high - estimate.low < 0.2
+    assert estimate.low < 0.3 < estimate.high
+    assert estimate.high - estimate.low < 0.2
     exact = share(30, 100, 100)
     assert exact.low == exact.value == exact.high == 0.3

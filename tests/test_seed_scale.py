@@ -35,7 +35,8 @@ def test_seed_scale_writes_exactly_the_plan_with_consistent_journeys_and_scores(
     assert recoveries.exists()
     for reply in recoveries:
         assert reply.resolves is not None
-        assert reply.resolves.customer_id == reply.customer_id and reply.resolves.occurred_at <= reply.occurred_at
+        assert reply.resolves.customer_id == reply.customer_id
+        assert reply.resolves.occurred_at <= reply.occurred_at
     assert sum(DailyStat.objects.values_list("count", flat=True)) == 3000
     assert memory_mismatches(list(Customer.objects.values_list("pk", flat=True))) == []
 
@@ -47,6 +48,7 @@ def test_recovery_queue_reads_the_same_rule_as_the_customer_page() -> None:
     call_command("seed_scale", customers=80, interactions=4000, days=120, processes=1, verbosity=0)
     filters = Filters(period_days=120)
     everything = list(waiting_for_recovery().filter(occurred_at__gte=filters.since_start).order_by("occurred_at", "id"))
-    assert len(everything) > 20 and any(i.channel != "complaint" for i in everything)
+    assert len(everything) > 20
+    assert any(i.channel != "complaint" for i in everything)
     assert recovery_queue(filters, limit=10_000) == everything
     assert recovery_queue(filters, limit=7) == everything[:7]

@@ -15,7 +15,8 @@ def test_migration_seeds_oconnells_five_stages_in_order() -> None:
 def test_every_channel_has_a_default_stage_and_intensity() -> None:
     defaults = {d.channel: d for d in ChannelDefault.objects.select_related("stage")}
     assert set(defaults) == set(Channel.values)
-    assert defaults["complaint"].intensity == 5 and defaults["newsletter"].intensity == 1
+    assert defaults["complaint"].intensity == 5
+    assert defaults["newsletter"].intensity == 1
     assert defaults["survey"].stage.key == "evaluation"
 
 

@@ -124,9 +124,11 @@ def test_support_staff_are_refused_manager_pages(page: Page, live_server: object
     log_in(page, str(live_server), staff)
     expect(page.get_by_role("link", name="Dashboard")).to_have_count(0)
     response = page.goto(f"{live_server}/dashboard/")
-    assert response is not None and response.status == 403
+    assert response is not None
+    assert response.status == 403
     response = page.goto(f"{live_server}/dashboard/?export=at_risk")
-    assert response is not None and response.status == 403
+    assert response is not None
+    assert response.status == 403
 
 
 def test_pages_work_at_tablet_width(page: Page, live_server: object) -> None:

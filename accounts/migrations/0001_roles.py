@@ -14,7 +14,7 @@ READ_WRITE_TOUCHPOINTS = [
 ]
 ROLES = {
     "Support staff": READ_WRITE_TOUCHPOINTS,
-    "Managers": READ_WRITE_TOUCHPOINTS + [("customers", "change_customer"), ("memory", "view_scoresnapshot")],
+    "Managers": [*READ_WRITE_TOUCHPOINTS, ("customers", "change_customer"), ("memory", "view_scoresnapshot")],
     "Administrators": None,  # every permission of the product's apps
 }
 PRODUCT_APPS = ["customers", "interactions", "journeys", "memory"]
@@ -33,7 +33,7 @@ def create_roles(apps, schema_editor):
     for role, perms in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
         if perms is None:
-            chosen = Permission.objects.filter(content_type__app_label__in=PRODUCT_APPS + ["auth"])
+            chosen = Permission.objects.filter(content_type__app_label__in=[*PRODUCT_APPS, "auth"])
         else:
             chosen = [
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)
