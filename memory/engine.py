@@ -236,8 +236,9 @@ def felt_impacts(touches: Sequence[Touch], params: MemoryParameters) -> Impacts:
     best_quality: dict[int, float] = {}
     rank_floor: dict[int, float] = {}
     # The first recovery of each complaint that was excellent and quick: the one that can
-    # earn the paradox. A weaker answer linked before it does not take the bonus away
-    # (linking a recovery never lowers the score, docs/memory-score.md section 8).
+    # earn the paradox. A weaker answer linked before it does not take the bonus away; an
+    # earlier excellent one does (the one case where linking a recovery can lower the
+    # score, docs/memory-score.md section 8).
     paradox_candidate: dict[int, Touch] = {}
     for touch in touches:
         complaint = by_id.get(touch.resolves_id) if touch.resolves_id is not None else None

@@ -176,6 +176,22 @@ def test_severe_slow_or_lukewarm_recovery_gets_no_paradox_bonus() -> None:
     assert impacts.value[1] == pytest.approx(-2.25 * (1 - 0.5 * 0.6 * 2 ** (-1 / 30)))
 
 
+def test_the_first_excellent_quick_recovery_holds_the_paradox_bonus_even_when_linked_later() -> None:
+    """docs/memory-score.md section 8: the one case where linking a recovery lowers the
+    score. The bonus belongs to the complaint's first excellent, quick recovery; linking
+    one earlier than the recovery that held it moves the bonus into the complaint's own
+    journey, where it weighs less than as the peak of a journey of its own."""
+    complaint = touch(1, 0, -1, 5, journey=2, channel="email")
+    earlier = touch(2, 0.5, 2, 3, journey=2, channel="complaint")
+    later = touch(3, 1, 2, 4, journey=1, channel="complaint", resolves=1)
+    unlinked = [complaint, earlier, later]
+    linked = [complaint, replace(earlier, resolves_id=1), later]
+    assert recompute(unlinked, P).paradox_recoveries == {3}
+    assert recompute(linked, P).paradox_recoveries == {2}
+    assert reading(unlinked, 71).score == pytest.approx(66.08, abs=0.01)
+    assert reading(linked, 71).score == pytest.approx(64.62, abs=0.01)
+
+
 def test_complaint_resolved_on_first_contact_is_softened_at_once() -> None:
     plain = reading([touch(1, 0, -1, 4, channel="complaint")]).score
     fixed = reading([touch(1, 0, -1, 4, channel="complaint", first_contact=True)]).score

@@ -9,7 +9,10 @@ of a bad journey, a 0 becoming +1 dilutes a better journey (peak-end; Kahneman e
 Do, Rupert & Wolford 2008), and (b) when it takes away a recovery-paradox bonus (the
 paradox itself). Every other raise must never lower the score. Likewise a severe failure
 and its recovery can lift a journey that already holds failures beyond the repeat cap, by
-a hair, through its mean; in a journey without earlier failures it never does.
+a hair, through its mean; in a journey without earlier failures it never does. And
+linking a recovery can lower the score when the new link is an excellent, quick recovery
+earlier than the one holding the complaint's recovery-paradox bonus: the bonus goes to the
+first such recovery, and in the complaint's own journey it can weigh less.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def neutral_touch_stays_within_tolerance(touches: list[Touch], as_of: float, dat
     return abs(after - 50.0) <= abs(before - 50.0) + NEUTRAL_TOLERANCE
 
 
-def linking_a_recovery_never_lowers(touches: list[Touch], as_of: float, data: st.DataObject) -> bool:
+def linking_a_recovery_never_lowers(touches: list[Touch], as_of: float, data: st.DataObject) -> bool | str:
     pairs = [
         (c, n)
         for c in touches
@@ -85,7 +88,15 @@ def linking_a_recovery_never_lowers(touches: list[Touch], as_of: float, data: st
         return True
     complaint, index = data.draw(st.sampled_from(pairs))
     linked = _with(touches, index, resolves_id=complaint.id)
-    return _score(linked, as_of) >= _score(touches, as_of) - EPSILON
+    if _score(linked, as_of) >= _score(touches, as_of) - EPSILON:
+        return True
+    # The recovery-paradox bonus belongs to a complaint's first excellent, quick recovery
+    # (docs/memory-score.md section 8): a recovery linked earlier than the one holding it
+    # takes the bonus over, and in another journey the bonus can weigh less.
+    recovery = touches[index].id
+    if recovery in recompute(linked, P).paradox_recoveries - recompute(touches, P).paradox_recoveries:
+        return "the paradox bonus moved to an earlier recovery"
+    return False
 
 
 def raising_a_valence_never_lowers(touches: list[Touch], as_of: float, data: st.DataObject) -> bool | str:
