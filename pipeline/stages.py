@@ -19,7 +19,9 @@ from typing import Any
 from dashboards.services import daily_stats_apply
 from integrations.models import Event
 from integrations.services import band_change_payloads, interaction_payloads, subscriptions_for, webhooks_emit
+from interactions.models import Interaction
 from interactions.signals import TouchpointsWritten, touchpoints_written
+from memory.models import CustomerMemory
 from memory.signals import BandChange, bands_changed
 from memory.tasks import schedule_memory_refresh
 
@@ -67,5 +69,7 @@ def _on_bands_changed(changes: list[BandChange], **_: Any) -> None:
 
 def install() -> None:
     """Connect the stages (once: the uid makes a second call a no-op)."""
-    touchpoints_written.connect(_on_touchpoints_written, dispatch_uid="pipeline.touchpoints_written")
-    bands_changed.connect(_on_bands_changed, dispatch_uid="pipeline.bands_changed")
+    touchpoints_written.connect(
+        _on_touchpoints_written, sender=Interaction, dispatch_uid="pipeline.touchpoints_written"
+    )
+    bands_changed.connect(_on_bands_changed, sender=CustomerMemory, dispatch_uid="pipeline.bands_changed")

@@ -190,6 +190,18 @@ def test_a_bad_moment_on_any_channel_can_be_resolved(customer: Customer) -> None
     assert record(customer, valence=2, resolves=bad_email, days=1).resolves == bad_email
 
 
+def test_a_recovery_names_a_stored_complaint_by_its_external_id_within_its_source(customer: Customer) -> None:
+    """docs/api.md section 2 (`resolves`): the complaint's id, or its external_id from the
+    same source, also one stored by an earlier request."""
+    complaint = record(customer, channel="complaint", valence=-2, source="helpdesk", external_id="HD-7")
+    record(customer, channel="complaint", valence=-1, source="crm", external_id="HD-8")
+    recovery = record(customer, valence=2, source="helpdesk", resolves=" HD-7 ", days=1)
+    assert recovery.resolves == complaint
+    # The same external id under another source is another touchpoint: not found.
+    message = _resolution_refused(customer, valence=2, source="helpdesk", resolves="HD-8", days=1)
+    assert message == "No interaction 'HD-8' to resolve."
+
+
 def test_recording_bumps_history_version_only_on_creation(customer: Customer) -> None:
     record(customer, source="crm", external_id="v")
     interaction_record(customer=customer, channel="call", valence=1, occurred_at=T0, source="crm", external_id="v")

@@ -23,6 +23,7 @@ from integrations.services import (
 )
 from integrations.signing import HEADER, sign, verify
 from integrations.tasks import deliver_webhook, resend_stranded_deliveries, retry_delay
+from interactions.services import interaction_change, interaction_delete
 from memory.services import memory_refresh
 from tests.factories import CustomerFactory, record
 
@@ -98,6 +99,17 @@ def test_recorded_touchpoint_is_delivered_signed(receiver: Receiver, django_capt
     assert payload["interaction"]["customer_ref"] == "ACME"
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)
+
+
+def test_corrections_are_not_news(receiver: Receiver) -> None:
+    """docs/api.md section 7: `interaction.recorded` is sent when a touchpoint is stored,
+    not when it is corrected or deleted."""
+    _subscribe(receiver, Event.INTERACTION_RECORDED)
+    interaction = record(CustomerFactory.create(), channel="complaint", valence=-2, at=timezone.now())
+    assert WebhookDelivery.objects.count() == 1
+    interaction_change(interaction=interaction, valence=-1, reason="typo")
+    interaction_delete(interaction=interaction, reason="duplicate of a phone note")
+    assert WebhookDelivery.objects.count() == 1
 
 
 def test_failed_delivery_is_retried_then_succeeds(receiver: Receiver) -> None:
