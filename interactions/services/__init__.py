@@ -12,7 +12,6 @@ Callers import from here; the modules are the rooms inside.
 from interactions.services.corrections import CHANGEABLE_FIELDS, interaction_change, interaction_delete
 from interactions.services.items import ItemResult, RecordResult, TouchpointIn
 from interactions.services.recording import interaction_record, interactions_record_many
-from interactions.services.validation import validate_touchpoint
 
 __all__ = [
     "CHANGEABLE_FIELDS",
@@ -23,5 +22,4 @@ __all__ = [
     "interaction_delete",
     "interaction_record",
     "interactions_record_many",
-    "validate_touchpoint",
 ]
