@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from accounts.access import EVERY_ROLE, role_required
+from config.forms import show_refusal
 from config.paging import page_of
 from customers.access import can_edit_customer
 from customers.charts import memory_lane
@@ -145,8 +146,7 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
             if changes:
                 customer_update(customer=customer, actor=request.user, **changes)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            show_refusal(form, exc)
         else:
             messages.success(request, "Details saved." if changes else "Nothing was changed.")
             return redirect("customer-detail", pk=customer.pk)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from customers.models import Customer
 from customers.selectors import open_complaints
 from interactions.models import SUMMARY_MAX_LENGTH, Channel, ChannelDefault, Direction, Interaction, Valence
+from interactions.services import RecordResult, interaction_record
 from journeys.models import JourneyStage
 
 
@@ -23,6 +24,9 @@ class ImportForm(forms.Form):
         if not upload.name.lower().endswith(".csv"):
             raise forms.ValidationError("Upload a .csv file.")
         return upload
+
+
+WEB_SOURCE = "web"
 
 
 class TouchpointForm(forms.Form):
@@ -76,6 +80,26 @@ class TouchpointForm(forms.Form):
 
     def occurred_at(self) -> Any:
         return timezone.now() - timedelta(minutes=self.cleaned_data.get("minutes_ago") or 0)
+
+    def record(self, *, customer: Customer, staff: Any) -> RecordResult:
+        """Store the valid form's touchpoint for `customer`, logged by `staff` on the web (the
+        form's key makes a double submit return the first one). Raises ValidationError."""
+        data = self.cleaned_data
+        return interaction_record(
+            customer=customer,
+            channel=data["channel"],
+            valence=data["valence"],
+            occurred_at=self.occurred_at(),
+            stage=data["stage"],
+            intensity=data["intensity"],
+            summary=data["summary"],
+            direction=data["direction"],
+            staff=staff,
+            resolves=data["resolves"],
+            resolved_on_first_contact=data["resolved_on_first_contact"],
+            source=WEB_SOURCE,
+            external_id=str(data["key"]),
+        )
 
 
 def complaint_choices(customer: Customer | None, complaints: list[Interaction] | None = None) -> list[tuple[int, str]]:

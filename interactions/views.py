@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from accounts.access import EVERY_ROLE, role_required
 from accounts.roles import ADMINISTRATORS
+from config.forms import show_refusal
 from config.middleware import HtmxHttpRequest
 from customers.models import Customer
 from customers.selectors import customer_search
@@ -27,12 +28,11 @@ from interactions.forms import (
 )
 from interactions.imports import ImportFormatError, check_size, import_job_create
 from interactions.models import ImportJob, ImportKind, Interaction
-from interactions.services import interaction_change, interaction_delete, interaction_record
+from interactions.services import interaction_change, interaction_delete
 from interactions.tasks import schedule_import
 from memory.models import CustomerMemory
 
 SHOWN_ERRORS = 200
-WEB_SOURCE = "web"
 
 
 def _find_customer(text: str) -> Customer | None:
@@ -61,24 +61,9 @@ def log_touchpoint(request: HtmxHttpRequest, customer_pk: int | None = None) -> 
         with transaction.atomic():
             if customer is None:
                 customer = customer_create(ref=f"WEB-{secrets.token_hex(4).upper()}", name=data["new_customer_name"])
-            result = interaction_record(
-                customer=customer,
-                channel=data["channel"],
-                valence=data["valence"],
-                occurred_at=form.occurred_at(),
-                stage=data["stage"],
-                intensity=data["intensity"],
-                summary=data["summary"],
-                direction=data["direction"],
-                staff=request.user,
-                resolves=data["resolves"],
-                resolved_on_first_contact=data["resolved_on_first_contact"],
-                source=WEB_SOURCE,
-                external_id=str(data["key"]),
-            )
+            result = form.record(customer=customer, staff=request.user)
     except ValidationError as exc:
-        for field, messages in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages)
+        show_refusal(form, exc)
         return _render_form(request, form, preset, status=400)
     version = Customer.objects.values_list("history_version", flat=True).get(pk=customer.pk)
     if not request.htmx:
@@ -226,8 +211,7 @@ def touchpoint_correct(request: HttpRequest, pk: int) -> HttpResponse:
                     interaction=interaction, actor=request.user, reason=form.cleaned_data["reason"], **changes
                 )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            show_refusal(form, exc)
         else:
             messages.success(
                 request,

@@ -1,6 +1,5 @@
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import EVERY_ROLE, MANAGEMENT, role_required
 from accounts.roles import ADMINISTRATORS, has_role
+from config.forms import show_refusal
 from config.middleware import HtmxHttpRequest
 from customers.access import can_edit_customer
 from customers.models import Customer
@@ -136,11 +136,6 @@ def _administrator(request: HttpRequest) -> User:
     return request.user
 
 
-def _form_errors(form: forms.Form, error: ValidationError) -> None:
-    for name, errors in error.message_dict.items():
-        form.add_error(name if name in form.fields else None, errors)
-
-
 def _say_refusal(request: HttpRequest, error: ValidationError) -> None:
     for message in error.messages:
         messages.error(request, message)
@@ -187,7 +182,7 @@ def model_version_edit(request: HttpRequest, number: int) -> HttpResponse:
                 note=form.cleaned_data["note"],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            show_refusal(form, exc)
         else:
             messages.success(request, f"Draft {number} saved. Preview it on the real data before applying it.")
             return redirect("model-version", number=number)
