@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group, User
 from django.http import HttpRequest
 from django.shortcuts import redirect
 
+from accounts.models import StaffProfile
 from audit.admin import AuditedModelAdmin
 from audit.models import Action
 from audit.services import audit_record
@@ -45,9 +46,18 @@ admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
+class StaffProfileInline(admin.StackedInline):
+    model = StaffProfile
+    fk_name = "user"
+    can_delete = False
+    verbose_name = "reporting line"
+    autocomplete_fields = ("manager",)
+
+
 @admin.register(User)
 class AuditedUserAdmin(RelationsAudited, UserAdmin):
     audited_relations = ("groups", "user_permissions")
+    inlines = (StaffProfileInline,)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = tuple(super().get_readonly_fields(request, obj))
