@@ -11,6 +11,7 @@ from customers.api import CustomerViewSet
 from interactions.api import InteractionViewSet
 from journeys.api import JourneyViewSet
 from outcomes.api import BacktestRunViewSet, OutcomeViewSet
+from playbooks.api import TaskViewSet
 
 
 class SchemaView(SpectacularAPIView):
@@ -31,6 +32,7 @@ router.register("customers", CustomerViewSet, basename="customer")
 router.register("journeys", JourneyViewSet, basename="journey")
 router.register("outcomes", OutcomeViewSet, basename="outcome")
 router.register("backtests", BacktestRunViewSet, basename="backtest")
+router.register("tasks", TaskViewSet, basename="task")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="schema"),

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "outcomes",
     "integrations",
     "dashboards",
+    "playbooks",
     "pipeline",
     "demo",
     "audit",
@@ -135,6 +136,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "playbooks.context_processors.my_work",
             ],
         },
     },
@@ -269,6 +271,27 @@ WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
 # the internal network allows private and loopback addresses (never link-local/metadata).
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
 
+# --- E-mail (playbooks' tasks, escalations, the managers' digest) ----------------------------
+# Without EMAIL_HOST a development or demo run (DEBUG) writes each message to a file in
+# sent-mail/ instead of sending it; production sends through EMAIL_HOST (localhost:25 when
+# unset; docs/operations.md). A failed send is kept on the task and retried, never lost.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Rememberly <rememberly@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST or not DEBUG
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_HOST = EMAIL_HOST or "localhost"
+EMAIL_FILE_PATH = BASE_DIR / "sent-mail"
+
 # --- Celery -------------------------------------------------------------------------------
 # Without a broker the demo runs every task in-process, right after the commit that queued
 # it; with REDIS_URL the same code goes through Redis to a real worker.
@@ -313,6 +336,18 @@ CELERY_BEAT_SCHEDULE = {
     "dashboards-warm-cache": {
         "task": "dashboards.tasks.warm_dashboard_cache",
         "schedule": timedelta(seconds=90),  # inside the 120 s the totals stay cached
+    },
+    "playbooks-evaluate": {
+        "task": "playbooks.tasks.evaluate_all_playbooks",
+        "schedule": timedelta(seconds=env.int("PLAYBOOKS_EVALUATE_SECONDS", default=300)),
+    },
+    "playbooks-follow-up": {
+        "task": "playbooks.tasks.follow_up_tasks",
+        "schedule": timedelta(minutes=5),
+    },
+    "playbooks-manager-digest": {
+        "task": "playbooks.tasks.send_manager_digests",
+        "schedule": crontab(hour=7, minute=0),
     },
     "memory-nightly-refresh": {
         "task": "memory.tasks.refresh_all_memories",

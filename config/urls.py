@@ -8,6 +8,7 @@ from customers import views as customer_views
 from dashboards import views as dashboard_views
 from interactions import views as interaction_views
 from outcomes import views as outcome_views
+from playbooks import views as playbook_views
 
 urlpatterns = [
     path("", customer_views.home, name="home"),
@@ -25,6 +26,16 @@ urlpatterns = [
     path("log/customers/", interaction_views.customer_options, name="customer-options"),
     path("log/complaints/", interaction_views.complaint_options, name="complaint-options"),
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("work/", playbook_views.my_work_page, name="my-work"),
+    path("tasks/", playbook_views.team_page, name="team-tasks"),
+    path("tasks/<int:pk>/", playbook_views.task_detail, name="task-detail"),
+    path("tasks/<int:pk>/close/", playbook_views.task_close_view, name="task-close"),
+    path("tasks/<int:pk>/snooze/", playbook_views.task_snooze_view, name="task-snooze"),
+    path("tasks/<int:pk>/reassign/", playbook_views.task_reassign_view, name="task-reassign"),
+    path("tasks/<int:pk>/log/", playbook_views.task_log, name="task-log"),
+    path("playbooks/", playbook_views.playbook_list, name="playbook-list"),
+    path("playbooks/new/", playbook_views.playbook_edit, name="playbook-new"),
+    path("playbooks/<int:pk>/", playbook_views.playbook_edit, name="playbook-edit"),
     path("outcomes/import/", outcome_views.outcome_import, name="outcome-import"),
     path("backtests/", outcome_views.backtests, name="backtests"),
     path("backtests/<int:pk>/", outcome_views.backtest_detail, name="backtest-detail"),

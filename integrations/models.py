@@ -33,6 +33,9 @@ class Event(models.TextChoices):
     INTERACTION_RECORDED = "interaction.recorded", "Interaction recorded"
     BAND_CHANGED = "customer.band_changed", "Customer's memory band changed"
     COMPLAINT_UNRECOVERED = "complaint.unrecovered", "Complaint still waiting for recovery"
+    TASK_CREATED = "task.created", "Follow-up task created"
+    TASK_OVERDUE = "task.overdue", "Follow-up task overdue"
+    TASK_COMPLETED = "task.completed", "Follow-up task closed"
 
 
 def new_webhook_secret() -> str:

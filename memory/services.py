@@ -41,7 +41,7 @@ from memory.models import (
     StagedMemory,
     VersionStatus,
 )
-from memory.signals import BandChange, bands_changed
+from memory.signals import BandChange, bands_changed, memories_stored
 
 TOUCH_FIELDS = (
     "id",
@@ -261,7 +261,7 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
     _save_snapshots([_update_memory(memory, state, max_id, (history_version, rewrite_version), ctx)])
     memory.save()
     _write_journeys(_journey_rows(journeys, params))
-    _announce_band_changes([(memory, ref, previous_band)], now)
+    _announce_stored([(memory, ref, previous_band)], now)
     return memory
 
 
@@ -319,7 +319,7 @@ def _store(recomputed: list[_Recomputed], now: datetime) -> None:
     )
     _save_snapshots([r.snapshot for r in recomputed])
     _write_journeys([row for r in recomputed for row in r.journeys])
-    _announce_band_changes([(r.memory, r.ref, r.previous_band) for r in recomputed], now)
+    _announce_stored([(r.memory, r.ref, r.previous_band) for r in recomputed], now)
 
 
 @transaction.atomic
@@ -358,8 +358,10 @@ def _next_touch_gain(state: MemoryState, ctx: _Context, max_id: int) -> float:
     return max(0.0, expected_gain(state, touch, touch.at, params))
 
 
-def _announce_band_changes(changed: list[tuple[CustomerMemory, str, str]], now: datetime) -> None:
-    """Tell the stages above (webhooks) of every (memory, ref, previous band) whose band moved."""
+def _announce_stored(changed: list[tuple[CustomerMemory, str, str]], now: datetime) -> None:
+    """Tell the stages above of every memory stored (the playbooks' triggers), and of every
+    (memory, ref, previous band) whose band moved (webhooks)."""
+    announce(memories_stored, sender=CustomerMemory, customer_ids=[memory.customer_id for memory, _, _ in changed])
     changes = [
         BandChange(memory.customer_id, ref, previous, memory.band, memory.score, now)
         for memory, ref, previous in changed

@@ -18,3 +18,7 @@ class BandChange:
 
 # Sent with changes=list[BandChange], inside the transaction that stored the memories.
 bands_changed = Signal()
+
+# Sent with customer_ids=list[int] of every memory just stored, inside the same transaction:
+# what reacts to a score (the playbooks' triggers) queues its work after commit.
+memories_stored = Signal()

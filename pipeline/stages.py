@@ -11,7 +11,8 @@ After touchpoints are recorded, changed or deleted:
 3. `interaction.recorded` webhooks are queued for new touchpoints that are news.
 
 After memories are stored:
-4. `band.changed` webhooks are queued for every customer whose band moved.
+4. the playbooks' triggers are evaluated for those customers (queued after commit);
+5. `band.changed` webhooks are queued for every customer whose band moved.
 """
 
 from typing import Any
@@ -22,8 +23,9 @@ from integrations.services import band_change_payloads, interaction_payloads, su
 from interactions.models import Interaction
 from interactions.signals import TouchpointsWritten, touchpoints_written
 from memory.models import CustomerMemory
-from memory.signals import BandChange, bands_changed
+from memory.signals import BandChange, bands_changed, memories_stored
 from memory.tasks import schedule_memory_refresh
+from playbooks.tasks import schedule_evaluation
 
 
 def refresh_memories(written: TouchpointsWritten) -> None:
@@ -48,18 +50,28 @@ def notify_recorded(written: TouchpointsWritten) -> None:
         )
 
 
+def evaluate_playbooks(customer_ids: list[int]) -> None:
+    schedule_evaluation(customer_ids)
+
+
 def notify_band_changes(changes: list[BandChange]) -> None:
     if changes:
         webhooks_emit(event=Event.BAND_CHANGED, items=band_change_payloads(changes))
 
 
 AFTER_TOUCHPOINTS_WRITTEN = (refresh_memories, count_in_dashboards, notify_recorded)
+AFTER_MEMORIES_STORED = (evaluate_playbooks,)
 AFTER_BANDS_CHANGED = (notify_band_changes,)
 
 
 def _on_touchpoints_written(written: TouchpointsWritten, **_: Any) -> None:
     for stage in AFTER_TOUCHPOINTS_WRITTEN:
         stage(written)
+
+
+def _on_memories_stored(customer_ids: list[int], **_: Any) -> None:
+    for stage in AFTER_MEMORIES_STORED:
+        stage(customer_ids)
 
 
 def _on_bands_changed(changes: list[BandChange], **_: Any) -> None:
@@ -72,4 +84,5 @@ def install() -> None:
     touchpoints_written.connect(
         _on_touchpoints_written, sender=Interaction, dispatch_uid="pipeline.touchpoints_written"
     )
+    memories_stored.connect(_on_memories_stored, sender=CustomerMemory, dispatch_uid="pipeline.memories_stored")
     bands_changed.connect(_on_bands_changed, sender=CustomerMemory, dispatch_uid="pipeline.bands_changed")

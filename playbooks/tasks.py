@@ -1,0 +1,96 @@
+"""Thin Celery tasks of the playbooks: take ids, call a service, safe to run twice."""
+
+import logging
+from collections.abc import Iterable
+
+from celery import shared_task
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from accounts.roles import MANAGERS
+from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit
+from playbooks.notify import digest_email
+from playbooks.selectors import digest_for
+from playbooks.services import escalation_email_send, playbooks_evaluate, task_email_send, tasks_follow_up
+
+logger = logging.getLogger(__name__)
+
+EMAIL_RETRY_SECONDS = (30, 60, 120, 300, 600, 1200, 1800)
+
+
+def queue_emails(task_ids: Iterable[int]) -> None:
+    for task_id in task_ids:
+        enqueue_after_commit(send_task_email, task_id, outside_request=True)
+
+
+def schedule_evaluation(customer_ids: list[int]) -> None:
+    """Evaluate the playbooks for these customers once their new scores are committed.
+    Database work only: without a broker it runs in-process like the memory refresh; the
+    e-mails it leads to wait on a mail server and so go to the background."""
+    if customer_ids:
+        enqueue_after_commit(evaluate_playbooks_for, sorted(customer_ids))
+
+
+@shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=5)
+def evaluate_playbooks_for(customer_ids: list[int]) -> int:
+    result = playbooks_evaluate(customer_ids=customer_ids)
+    queue_emails(result.emails)
+    return result.created
+
+
+@shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=3, time_limit=500, soft_time_limit=480)
+def evaluate_all_playbooks() -> int:
+    """Periodic: every playbook for every customer (the waits that became too long while
+    nothing was written, and anything a lost task missed)."""
+    result = playbooks_evaluate()
+    queue_emails(result.emails)
+    if result.created or result.resolved:
+        logger.info("playbooks: %d tasks created, %d resolved by themselves", result.created, result.resolved)
+    return result.created
+
+
+@shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=3)
+def follow_up_tasks() -> int:
+    result = tasks_follow_up()
+    queue_emails(result.emails)
+    for task_id in result.escalated:
+        enqueue_after_commit(send_escalation_email, task_id, outside_request=True)
+    return result.overdue
+
+
+@shared_task(bind=True, **RETRY_ON_DATABASE_OUTAGE, max_retries=len(EMAIL_RETRY_SECONDS))
+def send_task_email(self, task_id: int) -> None:  # type: ignore[no-untyped-def]
+    sent = task_email_send(task_id=task_id)
+    # The failure is on the task; follow_up_tasks picks it up again if these retries run out.
+    # Run in-process (no broker), a retry would wait inside the caller: leave it to follow-up.
+    if not sent and not self.request.is_eager and self.request.retries < len(EMAIL_RETRY_SECONDS):
+        raise self.retry(countdown=EMAIL_RETRY_SECONDS[self.request.retries])
+
+
+@shared_task(
+    **{
+        **RETRY_ON_DATABASE_OUTAGE,
+        # A mail server's failures (smtplib's among them) are OSErrors.
+        "autoretry_for": (*RETRY_ON_DATABASE_OUTAGE["autoretry_for"], OSError),
+        "retry_backoff": 60,
+        "max_retries": 6,
+    }
+)
+def send_escalation_email(task_id: int) -> None:
+    escalation_email_send(task_id=task_id)
+
+
+@shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=3)
+def send_manager_digests() -> int:
+    """Daily: each manager with an e-mail address hears what is overdue and what changed."""
+    now = timezone.now()
+    sent = 0
+    for manager in User.objects.filter(groups__name=MANAGERS, is_active=True).exclude(email="").distinct():
+        context = digest_for(manager, now)
+        if context["overdue"] or context["created"] or context["closed"] or context["escalated"]:
+            try:
+                digest_email(manager, context).send()
+                sent += 1
+            except OSError:
+                logger.warning("daily digest to %s not sent", manager.get_username(), exc_info=True)
+    return sent
