@@ -9,12 +9,14 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils import timezone
 from faker import Faker
 from tqdm import tqdm
 
 from accounts.roles import ADMINISTRATORS, MANAGERS, SUPPORT_STAFF
 from customers.models import Customer, CustomerKind
 from customers.services import customer_create, segment_get_or_create
+from demo.playbooks import reporting_lines, task_history, todays_tasks
 from demo.story import customer_story
 from interactions.models import Interaction
 from interactions.services import interaction_record
@@ -72,6 +74,10 @@ class Command(BaseCommand):
         fake = Faker(["en_GB", "de_DE", "nl_NL"])
         fake.seed_instance(options["seed"])
 
+        # A command has no request to keep quick: work that would go to background threads
+        # without a broker runs inline instead, so it never competes with the seeding for
+        # SQLite's single writer.
+        settings.EMBEDDED_BACKGROUND_THREADS = False
         staff = self._staff()
         segments = [segment_get_or_create(name=name, description=text) for name, text in SEGMENTS.items()]
         skills = [skill for *_, skill in STAFF]
@@ -93,12 +99,19 @@ class Command(BaseCommand):
             memory_backfill_history(customer_id=customer_id, start=start.date(), end=end.date())
             memory_refresh(customer_id=customer_id, as_of=end if today else None)
 
+        reporting_lines()
+        history = task_history(customer_ids, end)
+        tasks_now = todays_tasks(end if today else timezone.now())
         total = Interaction.objects.filter(source=DEMO_SOURCE).count()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(customer_ids)} customers, {total} touchpoints "
                 f"({created_touches} new) from {start:%Y-%m-%d} to {end:%Y-%m-%d}."
             )
+        )
+        self.stdout.write(
+            f"Playbooks: {history} past follow-up tasks; today {tasks_now['open']} open "
+            f"({tasks_now['escalated']} escalated), {tasks_now['snoozed']} snoozed, {tasks_now['closed']} closed."
         )
         self.stdout.write("Demo logins (password):")
         for username, first, last, role, password, _ in STAFF:

@@ -1,0 +1,92 @@
+"""Evaluating every playbook for every customer, and for one customer after a new score.
+
+    .venv/bin/python -m bench.playbooks --database rememberly_small [--singles 100]
+
+On a database seeded with seed_scale (bench/README.md) and migrated to the playbooks: every
+default playbook switched on (the promoter play too), the existing tasks removed, then
+1. a first full evaluation (it creates every task the data calls for);
+2. a second one (steady state: everything already has its task, as every five minutes);
+3. the evaluation for one customer, as queued after each stored score, for `--singles`
+   customers drawn at random: p50 and p95;
+and, as the reference, a SQL GROUP BY of all touchpoints by customer in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+from bench.common import SERVER, print_table, production_env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default="rememberly_small")
+    parser.add_argument("--singles", type=int, default=100)
+    args = parser.parse_args()
+    os.environ.update(production_env(f"{SERVER}/{args.database}"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from customers.models import Customer
+    from interactions.models import Interaction
+    from playbooks.models import Playbook, Task
+    from playbooks.services import playbooks_evaluate
+
+    call_command("migrate", verbosity=0)
+    Playbook.objects.update(enabled=True)
+    Task.objects.all().delete()
+    customers = Customer.objects.count()
+    touchpoints = Interaction.objects.count()
+    print(f"{customers} customers, {touchpoints} touchpoints, {Playbook.objects.count()} playbooks on", flush=True)
+
+    started = time.perf_counter()
+    first = playbooks_evaluate()
+    first_seconds = time.perf_counter() - started
+    print(f"first full evaluation: {first_seconds:.1f} s, {first.created} tasks", flush=True)
+
+    started = time.perf_counter()
+    second = playbooks_evaluate()
+    steady_seconds = time.perf_counter() - started
+    print(f"steady state: {steady_seconds:.1f} s, {second.created} new tasks", flush=True)
+
+    ids = list(Customer.objects.order_by("?").values_list("pk", flat=True)[: args.singles])
+    singles = []
+    for pk in ids:
+        started = time.perf_counter()
+        playbooks_evaluate(customer_ids=[pk])
+        singles.append(time.perf_counter() - started)
+    singles.sort()
+    p50 = statistics.median(singles) * 1000
+    p95 = singles[int(0.95 * (len(singles) - 1))] * 1000
+
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(
+            "SELECT customer_id, count(*), sum(valence), max(occurred_at) "
+            "FROM interactions_interaction GROUP BY customer_id"
+        )
+        cursor.fetchall()
+        group_by = time.perf_counter() - started
+
+    scale = f"{customers:,} customers, {touchpoints:,} touchpoints"
+    print_table(
+        [
+            (f"every playbook for every customer, first run ({scale})", "< 60 s",
+             f"{first_seconds:.1f} s ({first.created:,} tasks created)", f"GROUP BY: {group_by:.1f} s"),
+            ("the same, steady state (the five-minute pass)", "< 60 s",
+             f"{steady_seconds:.1f} s ({second.created} new)", f"{steady_seconds / group_by:.1f}x the GROUP BY"),
+            (f"one customer's playbooks after a new score ({len(singles)} customers)", "within seconds",
+             f"p50 {p50:.0f} ms, p95 {p95:.0f} ms", "-"),
+        ]
+    )  # fmt: skip
+    Task.objects.all().delete()
+
+
+if __name__ == "__main__":
+    main()
