@@ -63,6 +63,7 @@ def reference_data(request: pytest.FixtureRequest) -> None:
         ("interactions.migrations.0003_seed_channel_defaults", "seed_defaults"),
         ("accounts.migrations.0001_roles", "create_roles"),
         ("outcomes.migrations.0002_role_permissions", "grant"),
+        ("playbooks.migrations.0002_default_playbooks", "create"),
     ]:
         getattr(import_module(module), function)(apps, None)
 

@@ -18,6 +18,7 @@ from memory.models import ScoringVersion
 from memory.services import memory_refresh, scoring_version_draft
 from outcomes.models import BacktestRun
 from outcomes.services import version_preview_create, version_preview_execute
+from playbooks.models import Playbook, Task
 from tests.browser import ARTIFACTS, log_in, needs_chromium
 from tests.factories import CustomerFactory, UserFactory, record
 
@@ -56,6 +57,12 @@ def _scan(page: Page, url: str) -> list[str]:
 def _pages(
     customer: Customer, touchpoint: Interaction, job: ImportJob, run: BacktestRun, draft: ScoringVersion
 ) -> dict[str, list[str]]:
+    task = Task.objects.create(
+        playbook=Playbook.objects.get(kind="at_risk"),
+        customer=customer,
+        reason="Memory score 20: at risk.",
+        due_at=customer.created_at,
+    )
     shared = [
         "/",
         "/customers/",
@@ -65,8 +72,10 @@ def _pages(
         f"/touchpoints/{touchpoint.pk}/correct/",
         "/log/",
         f"/customers/{customer.pk}/log/",
+        "/work/",
     ]
-    manager = [*shared, "/dashboard/", "/dashboard/?period=365", "/backtests/", f"/backtests/{run.pk}/",
+    manager = [*shared, "/tasks/", "/playbooks/", "/playbooks/new/",
+               "/dashboard/", "/dashboard/?period=365", "/backtests/", f"/backtests/{run.pk}/",
                f"/customers/{customer.pk}/outcomes/new/", "/model/", f"/model/{draft.number}/"]  # fmt: skip
     return {
         "staff_member": shared,
@@ -77,6 +86,8 @@ def _pages(
             f"/imports/{job.pk}/",
             "/outcomes/import/",
             f"/model/{draft.number}/edit/",
+            f"/tasks/{task.pk}/",
+            f"/tasks/{task.pk}/log/",
         ],
     }
 

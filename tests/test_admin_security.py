@@ -8,7 +8,8 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db.models import RestrictedError
 from django.test import Client
 
-from accounts.roles import ADMINISTRATORS, SUPPORT_STAFF
+from accounts.roles import ADMINISTRATORS, MANAGERS, SUPPORT_STAFF
+from accounts.teams import manager_of
 from audit.models import AuditEntry
 from customers.services import customer_delete
 from integrations.models import WebhookSubscription
@@ -46,8 +47,18 @@ def _change_form_data(client: Client, user: User, **overrides: Any) -> dict[str,
         when = data.pop(name, None)
         if when:
             data[f"{name}_0"], data[f"{name}_1"] = when.strftime("%Y-%m-%d"), when.strftime("%H:%M:%S")
+    data.update(_inline_management(page))
     data.update(overrides)
     return data
+
+
+def _inline_management(page: Any) -> dict[str, Any]:
+    """The inlines' (the reporting line's) management forms, as a browser posts them."""
+    return {
+        f"{inline.formset.prefix}-{name}": inline.formset.management_form[name].value()
+        for inline in page.context["inline_admin_formsets"]
+        for name in inline.formset.management_form.fields
+    }
 
 
 def test_a_role_administrator_cannot_make_themselves_superuser(client: Client, role_admin: User) -> None:
@@ -100,6 +111,15 @@ def test_role_changes_are_audited(client: Client, administrator: User) -> None:
     entry = AuditEntry.objects.filter(object_type="auth.User", object_id=str(target.pk), reason="roles changed").get()
     assert entry.actor == administrator
     assert entry.changes["groups"] == [[SUPPORT_STAFF], sorted([ADMINISTRATORS, SUPPORT_STAFF])]
+
+
+def test_an_administrator_sets_a_reporting_line_in_the_user_admin(client: Client, administrator: User) -> None:
+    target = UserFactory.create(username="newbie", roles=[SUPPORT_STAFF])
+    boss = UserFactory.create(username="boss", roles=[MANAGERS])
+    client.force_login(administrator)
+    data = _change_form_data(client, target, **{"staff_profile-0-manager": str(boss.pk)})
+    assert client.post(f"/admin/auth/user/{target.pk}/change/", data).status_code == 302
+    assert manager_of(target.pk) == boss
 
 
 def test_webhook_secret_is_shown_once_and_never_logged(client: Client, administrator: User) -> None:

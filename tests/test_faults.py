@@ -202,7 +202,13 @@ def test_worker_killed_mid_task_converges(redis: RedisServer, stack: Stack, push
         survivor = stack.start_worker()
         stack.start_beat()
     converge(stack, timeout=60)
-    assert any("refresh_customer_memory" in line and "succeeded" in line for line in survivor.output)
+    # The score is committed before the worker logs the task's success (it first queues what
+    # follows a stored memory, the playbooks' evaluation): wait for the line, do not race it.
+    wait_until(
+        lambda: any("refresh_customer_memory" in line and "succeeded" in line for line in survivor.output),
+        timeout=30,
+        what="the surviving worker to log the refresh it ran",
+    )
     counts = tally.report(f"worker SIGKILLed mid-task, recovered by {recovery}")
     assert counts == {"requests": 6, "touchpoints sent": 6, "stored": 6, "duplicated": 0, "lost": 0}
 

@@ -139,8 +139,10 @@ def test_recording_queues_a_refresh_after_commit(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         record(customer, channel="complaint", valence=-2, refresh_memory=True, at=timezone.now())
-    assert len(callbacks) == 1
+    # The refresh; then, queued by the stored memory, the playbooks' evaluation.
+    assert len(callbacks) == 2
     assert _memory(customer).band == "at_risk"
+    assert customer.tasks.get().playbook.kind == "at_risk"
 
 
 def test_nightly_refresh_rereads_every_memory(customer: Customer) -> None:

@@ -5,10 +5,13 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from accounts.roles import MANAGERS, SUPPORT_STAFF
+from accounts.teams import set_manager
 from integrations.models import APIKey
 from interactions.models import ImportJob, Interaction
 from memory.services import memory_refresh
-from tests.factories import CustomerFactory, record
+from playbooks.models import Playbook, Task
+from tests.factories import CustomerFactory, UserFactory, record
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +36,12 @@ PAGES = [
     ("/imports/", ADMINS_ONLY),
     ("/imports/{job}/", ADMINS_ONLY),
     ("/outcomes/import/", ADMINS_ONLY),
+    ("/work/", EVERY_ROLE),
+    ("/tasks/", MANAGERS_ONLY),
+    ("/tasks/?state=overdue&playbook=1&assignee=1", MANAGERS_ONLY),
+    ("/playbooks/", MANAGERS_ONLY),
+    ("/playbooks/new/", MANAGERS_ONLY),
+    ("/playbooks/{playbook}/", MANAGERS_ONLY),
 ]
 
 
@@ -58,7 +67,9 @@ def test_page_access_by_role(
         client.force_login(request.getfixturevalue(persona))
     job = ImportJob.objects.create(filename="history.csv", rows_total=0)
     touchpoint = Interaction.objects.filter(customer_id=customer_pk).values_list("pk", flat=True).first()
-    response = client.get(path.format(pk=customer_pk, job=job.pk, touchpoint=touchpoint), headers=headers)
+    playbook = Playbook.objects.values_list("pk", flat=True).first()
+    url = path.format(pk=customer_pk, job=job.pk, touchpoint=touchpoint, playbook=playbook)
+    response = client.get(url, headers=headers)
     if persona in ("anonymous", "api_key"):
         assert response.status_code == 302
         assert response["Location"].startswith("/login/")
@@ -128,3 +139,42 @@ def test_roles_belong_to_signed_in_people_and_a_superuser_holds_every_one(
         held = [role for role in ALL_ROLES if has_role(lead, role)]
     assert held == [SUPPORT_STAFF, MANAGERS]
     assert not has_role(lead, ADMINISTRATORS)
+
+
+# A task page: its assignee, their manager and administrators get in; another member of
+# staff and a manager of another team are told it does not exist (404), not that it is
+# someone else's; people without a role are refused.
+TASK_PAGES = ["/tasks/{task}/", "/tasks/{task}/log/"]
+
+
+@pytest.mark.parametrize("path", TASK_PAGES)
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("assignee", 200),
+        ("their_manager", 200),
+        ("administrator", 200),
+        ("staff_member", 404),
+        ("manager", 404),
+        ("outsider", 403),
+        ("anonymous", 302),
+    ],
+)
+def test_task_pages_by_role(client: Client, path: str, persona: str, expected: int, request: Any) -> None:
+    assignee = UserFactory.create(username="assigned", roles=[SUPPORT_STAFF])
+    their_manager = UserFactory.create(username="boss", roles=[MANAGERS])
+    set_manager(user=assignee, manager=their_manager)
+    customer = CustomerFactory.create(owner=assignee)
+    task = Task.objects.create(
+        playbook=Playbook.objects.get(kind="at_risk"),
+        customer=customer,
+        assignee=assignee,
+        reason="r",
+        due_at=customer.created_at,
+    )
+    people = {"assignee": assignee, "their_manager": their_manager}
+    if persona in people:
+        client.force_login(people[persona])
+    elif persona != "anonymous":
+        client.force_login(request.getfixturevalue(persona))
+    assert client.get(path.format(task=task.pk)).status_code == expected

@@ -4,6 +4,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from customers.models import Customer
-from harness.stack import Service, process_database_url
+from harness.stack import Service, process_database_url, wait_until
 from interactions.services import interaction_record
 from memory.models import CustomerMemory
+from playbooks.models import Task
 from tests.broker import purge_queue
 from tests.factories import CustomerFactory
 
@@ -58,6 +60,12 @@ def test_real_worker_updates_the_score_after_a_touchpoint_is_committed(celery_wo
     memory = _wait_for_memory(customer, 1)
     assert memory.band == "at_risk"
     assert memory.score < 15
+    # The stored memory queues the playbooks' evaluation, through Redis to the same worker.
+    wait_until(
+        lambda: Task.objects.filter(customer=customer, playbook__kind="at_risk").exists(),
+        timeout=30,
+        what="the worker's playbook evaluation to open an at-risk task",
+    )
 
     interaction_record(
         customer=customer,
@@ -74,7 +82,16 @@ def test_real_worker_updates_the_score_after_a_touchpoint_is_committed(celery_wo
     # but still below neutral (docs/memory-score.md: after a severe failure, recovery never
     # beats never failing).
     assert memory.score + 25 < recovered.score < 50
-    assert any("refresh_customer_memory" in line and "succeeded" in line for line in celery_worker_process)
+    for task_name in ("refresh_customer_memory", "evaluate_playbooks_for"):
+        wait_until(
+            partial(_logged_success, celery_worker_process, task_name),
+            timeout=30,
+            what=f"the worker to log a {task_name} it ran",
+        )
+
+
+def _logged_success(output: list[str], task_name: str) -> bool:
+    return any(task_name in line and "succeeded" in line for line in output)
 
 
 def test_health_is_green_when_a_worker_answers(celery_worker_process: list[str], client: Any, settings: Any) -> None:
