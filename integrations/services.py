@@ -31,40 +31,33 @@ STRANDED_AFTER = timedelta(minutes=15)
 UNRECOVERED_LOOKBACK = timedelta(days=30)
 
 
-def _enqueue(delivery_ids: Iterable[int]) -> None:
-    from config.tasking import enqueue_after_commit
-    from integrations.tasks import deliver_webhook
-
-    for delivery_id in delivery_ids:
-        enqueue_after_commit(deliver_webhook, delivery_id, outside_request=True)
-
-
 def subscriptions_for(event: Event) -> list[WebhookSubscription]:
     return [s for s in WebhookSubscription.objects.filter(active=True) if s.wants(event)]
 
 
 @transaction.atomic
-def webhooks_emit(
+def webhook_deliveries_record(
     *,
     event: Event,
     items: list[tuple[str, dict[str, Any]]],
     subscriptions: list[WebhookSubscription] | None = None,
-) -> int:
-    """Queue `event` for every subscription that wants it (or the ones given); `items` are
-    (key, payload). A key already logged for a subscription is not sent again, so noticing
-    the same event twice (a sweeper, a retry) delivers it once. Returns how many were queued.
+) -> list[int]:
+    """Log `event` for every subscription that wants it (or the ones given); `items` are
+    (key, payload). A key already logged for a subscription is not logged again, so noticing
+    the same event twice (a sweeper, a retry) delivers it once. Returns the ids of the new
+    deliveries: the caller queues them (integrations.tasks.webhooks_emit does both).
     """
     if subscriptions is None:
         subscriptions = subscriptions_for(event)
     if not subscriptions or not items:
-        return 0
+        return []
     rows = [
         WebhookDelivery(subscription=s, event=event, event_key=key, payload={"event": event.value, **payload})
         for s in subscriptions
         for key, payload in items
     ]
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    fresh = list(
+    return list(
         WebhookDelivery.objects.filter(
             subscription__in=subscriptions,
             event_key__in=[key for key, _ in items],
@@ -72,8 +65,6 @@ def webhooks_emit(
             attempts=0,
         ).values_list("id", flat=True)
     )
-    _enqueue(fresh)
-    return len(fresh)
 
 
 def webhook_deliver(*, delivery_id: int) -> bool:
@@ -180,10 +171,10 @@ def band_change_payloads(changes: Iterable[Any]) -> list[tuple[str, dict[str, An
     ]
 
 
-def unrecovered_complaint_alerts() -> int:
-    """Raise complaint.unrecovered for complaints that waited past each subscription's limit."""
-
-    sent = 0
+def unrecovered_complaint_alerts() -> list[int]:
+    """Log complaint.unrecovered for complaints that waited past each subscription's limit;
+    the ids of the new deliveries, to be queued."""
+    logged: list[int] = []
     now = timezone.now()
     for subscription in WebhookSubscription.objects.filter(active=True):
         if not subscription.wants(Event.COMPLAINT_UNRECOVERED):
@@ -215,8 +206,10 @@ def unrecovered_complaint_alerts() -> int:
             )
             for c in waiting
         ]
-        sent += webhooks_emit(event=Event.COMPLAINT_UNRECOVERED, items=items, subscriptions=[subscription])
-    return sent
+        logged += webhook_deliveries_record(
+            event=Event.COMPLAINT_UNRECOVERED, items=items, subscriptions=[subscription]
+        )
+    return logged
 
 
 def _already_alerted(subscription: WebhookSubscription) -> Exists:

@@ -1,7 +1,24 @@
+"""Webhook delivery in the background. The services log what to send; these queue and send it.
+
+Tasks depend on services, never the reverse: a service that logs deliveries returns their
+ids, and `webhooks_emit` (what the other apps call) logs and queues in one step.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from integrations.services import MAX_ATTEMPTS, stranded_delivery_ids, unrecovered_complaint_alerts, webhook_deliver
+from config.tasking import enqueue_after_commit
+from integrations.models import Event, WebhookSubscription
+from integrations.services import (
+    MAX_ATTEMPTS,
+    stranded_delivery_ids,
+    unrecovered_complaint_alerts,
+    webhook_deliver,
+    webhook_deliveries_record,
+)
 
 RETRY_CAP_SECONDS = 600
 
@@ -23,7 +40,9 @@ def deliver_webhook(self, delivery_id: int) -> None:  # type: ignore[no-untyped-
 
 @shared_task(acks_late=True, time_limit=300)
 def notify_unrecovered_complaints() -> int:
-    return unrecovered_complaint_alerts()
+    logged = unrecovered_complaint_alerts()
+    queue_deliveries(logged)
+    return len(logged)
 
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=100)
@@ -34,3 +53,24 @@ def resend_stranded_deliveries() -> int:
     for delivery_id in ids:
         deliver_webhook.delay(delivery_id)
     return len(ids)
+
+
+def queue_deliveries(delivery_ids: Iterable[int]) -> None:
+    """Send each delivery after the logging transaction commits (a lost message is found
+    again by resend_stranded_deliveries: the delivery log is the outbox)."""
+    for delivery_id in delivery_ids:
+        enqueue_after_commit(deliver_webhook, delivery_id, outside_request=True)
+
+
+def webhooks_emit(
+    *,
+    event: Event,
+    items: list[tuple[str, dict[str, Any]]],
+    subscriptions: list[WebhookSubscription] | None = None,
+) -> int:
+    """Log `event` for every subscription that wants it (or the ones given) and queue the
+    new deliveries; `items` are (key, payload), a key already logged is sent once. Returns
+    how many were queued."""
+    logged = webhook_deliveries_record(event=event, items=items, subscriptions=subscriptions)
+    queue_deliveries(logged)
+    return len(logged)

@@ -19,7 +19,8 @@ from typing import Any
 
 from dashboards.services import daily_stats_apply
 from integrations.models import Event
-from integrations.services import band_change_payloads, interaction_payloads, subscriptions_for, webhooks_emit
+from integrations.services import band_change_payloads, interaction_payloads, subscriptions_for
+from integrations.tasks import webhooks_emit
 from interactions.models import Interaction
 from interactions.signals import TouchpointsWritten, touchpoints_written
 from memory.models import CustomerMemory

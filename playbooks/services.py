@@ -19,7 +19,7 @@ from audit.models import Action
 from audit.services import audit_record
 from customers.models import Customer
 from integrations.models import Event
-from integrations.services import webhooks_emit
+from integrations.tasks import webhooks_emit
 from interactions.models import Interaction
 from memory.models import CustomerMemory
 from playbooks.assignment import Assigner
