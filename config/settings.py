@@ -229,11 +229,11 @@ REST_FRAMEWORK = {
         "failed_auth": env.str("API_FAILED_AUTH_RATE", default="30/min"),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["integrations.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.rest.parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "integrations.errors.json_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "integrations.pagination.ById",
+    "EXCEPTION_HANDLER": "config.rest.errors.json_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "config.rest.pagination.ById",
 }
 # A bulk request of 1,000 touchpoints with long summaries fits; anything larger is a 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=8 * 1024 * 1024)

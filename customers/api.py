@@ -14,9 +14,9 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.rest.filters import TrueFalseFilter, is_true
+from config.rest.pagination import ID_PATTERN, ById
 from customers.models import Customer
-from integrations.filters import TrueFalseFilter, is_true
-from integrations.pagination import ID_PATTERN, ById
 from memory.explain import explain
 from memory.models import Band, CustomerMemory, ScoreSnapshot
 from memory.selectors import DIVERGENCE_POINTS, remembered_worse_than_lived

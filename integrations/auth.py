@@ -9,7 +9,8 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from integrations.models import APIKey, Scope
+from config.rest.scopes import Scope
+from integrations.models import APIKey
 
 KEYWORDS = ("api-key", "token")
 UNKNOWN_KEY = "This API key is unknown, revoked or expired. Ask an administrator for a new one."

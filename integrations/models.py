@@ -6,13 +6,8 @@ from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
 
+from config.rest.scopes import Scope
 from integrations.egress import ForbiddenDestination, resolve_destination
-
-
-class Scope(models.TextChoices):
-    PUSH = "push", "Push touchpoints only"
-    READ = "read", "Read only"
-    FULL = "full", "Push and read"
 
 
 class APIKey(AbstractAPIKey):

@@ -11,11 +11,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from integrations.fields import AwareDateTimeField, Text, check_text
-from integrations.filters import UtcIsoDateTimeFilter
-from integrations.models import Scope
-from integrations.pagination import ID_PATTERN, NewestFirst
-from integrations.pushing import (
+from config.rest.fields import AwareDateTimeField, Text, check_text
+from config.rest.filters import UtcIsoDateTimeFilter
+from config.rest.pagination import ID_PATTERN, NewestFirst
+from config.rest.pushing import (
     BULK_MAX_ITEMS,
     BulkResponseSerializer,
     DuplicateSerializer,
@@ -25,6 +24,7 @@ from integrations.pushing import (
     bulk_response,
     single_response,
 )
+from config.rest.scopes import Scope
 from interactions.models import SUMMARY_MAX_LENGTH, Channel, Direction, Interaction, RatingScale
 from interactions.services import ItemResult, TouchpointIn, interactions_record_many
 

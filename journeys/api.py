@@ -5,8 +5,8 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 
-from integrations.filters import TrueFalseFilter, is_true
-from integrations.pagination import ID_PATTERN, JourneysNewestFirst
+from config.rest.filters import TrueFalseFilter, is_true
+from config.rest.pagination import ID_PATTERN, JourneysNewestFirst
 from journeys.models import CloseReason, Journey
 
 

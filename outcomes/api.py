@@ -9,11 +9,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from integrations.fields import AwareDateTimeField, StrictBoolean
-from integrations.filters import UtcIsoDateTimeFilter
-from integrations.models import Scope
-from integrations.pagination import ID_PATTERN, LatestFirst, NewestFirst
-from integrations.pushing import (
+from config.rest.fields import AwareDateTimeField, StrictBoolean
+from config.rest.filters import UtcIsoDateTimeFilter
+from config.rest.pagination import ID_PATTERN, LatestFirst, NewestFirst
+from config.rest.pushing import (
     BULK_MAX_ITEMS,
     BulkResponseSerializer,
     DuplicateSerializer,
@@ -21,6 +20,7 @@ from integrations.pushing import (
     bulk_response,
     single_response,
 )
+from config.rest.scopes import Scope
 from outcomes.models import BacktestRun, Outcome
 from outcomes.payloads import OutcomeInSerializer, record_outcome_payloads
 from outcomes.services import backtest_run_create

@@ -6,8 +6,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from rest_framework import serializers
 
-from integrations.fields import AwareDateTimeField, Text
-from integrations.pushing import Pushed, PushedRecord
+from config.rest.fields import AwareDateTimeField, Text
+from config.rest.pushing import Pushed, PushedRecord
 from outcomes.models import NOTE_MAX_LENGTH, OutcomeKind
 from outcomes.services import OutcomeIn, OutcomeResult, outcomes_record_many
 

@@ -14,10 +14,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from integrations.fields import AwareDateTimeField
-from integrations.filters import TrueFalseFilter, is_true
+from config.rest.fields import AwareDateTimeField
+from config.rest.filters import TrueFalseFilter, is_true
+from config.rest.pagination import ID_PATTERN, ById
 from integrations.models import APIKey
-from integrations.pagination import ID_PATTERN, ById
 from playbooks.access import visible_tasks
 from playbooks.models import CLOSED_BY_PEOPLE, Task, TaskStatus
 from playbooks.services import task_close, task_reassign, task_snooze

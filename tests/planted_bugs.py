@@ -28,7 +28,7 @@ class Bug:
 
 
 BUGS = (
-    Bug("a repeat push answers 201 instead of 200", "integrations/pushing.py",
+    Bug("a repeat push answers 201 instead of 200", "config/rest/pushing.py",
         'code = status.HTTP_201_CREATED if pushed.status == "created" else status.HTTP_200_OK',
         "code = status.HTTP_201_CREATED", ("tests/test_api.py",)),
     Bug("λ fixed at 2.25 in the engine, the setting ignored", "memory/engine.py",
@@ -43,7 +43,7 @@ BUGS = (
     Bug("support staff admitted to the dashboard", "dashboards/views.py",
         "@role_required(*MANAGEMENT)\ndef dashboard(", "@role_required(*MANAGEMENT, \"Support staff\")\ndef dashboard(",
         ("tests/test_page_access.py",)),
-    Bug("bulk results report index + 1", "integrations/pushing.py",
+    Bug("bulk results report index + 1", "config/rest/pushing.py",
         '"index": index,', '"index": index + 1,', ("tests/test_api.py", "tests/test_documented_behaviours.py")),
     Bug("softening uses the first recovery instead of the best", "memory/engine.py",
         "best_quality[complaint.id] = max(best_quality.get(complaint.id, 0.0), quality)",

@@ -18,9 +18,10 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from config.rest.scopes import Scope
 from customers.models import Customer
 from integrations.auth import PerClientThrottle
-from integrations.models import APIKey, Scope
+from integrations.models import APIKey
 from interactions.models import Interaction
 from memory.services import memory_refresh
 from tests.factories import CustomerFactory, record

@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.models import Action
 from audit.services import audit_record
-from integrations.models import APIKey, Scope
+from config.rest.scopes import Scope
+from integrations.models import APIKey
 
 
 class Command(BaseCommand):

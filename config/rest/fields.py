@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
-from integrations.filters import OUT_OF_RANGE, utc_or_none
+from config.rest.filters import OUT_OF_RANGE, utc_or_none
 
 # Touchpoints happen in the customer relationship's lifetime: a date outside it is a typo
 # or a placeholder (0001-01-01), and would overflow the journey and memory arithmetic.

@@ -9,8 +9,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from integrations.fields import Text
-from integrations.models import APIKey, Scope
+from config.rest.fields import Text
+from config.rest.scopes import Scope, ScopedCredential
 
 BULK_MAX_ITEMS = 1000
 Status = Literal["created", "duplicate", "error"]
@@ -70,7 +70,7 @@ class BulkResponseSerializer(serializers.Serializer):
 def may_read(request: Request) -> bool:
     """A push-only key learns what it sent and ids, never stored records it could not read:
     a repeat of someone else's source + external_id must not reveal their record."""
-    return not isinstance(request.auth, APIKey) or request.auth.allows(Scope.READ)
+    return not isinstance(request.auth, ScopedCredential) or request.auth.allows(Scope.READ)
 
 
 def single_response(request: Request, pushed: Pushed, render: Callable[[int], dict[str, Any]]) -> Response:
