@@ -7,7 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from customers.api import CustomerViewSet
+from customer_pages.api import CustomerViewSet
 from interactions.api import InteractionViewSet
 from journeys.api import JourneyViewSet
 from outcomes.api import BacktestRunViewSet, OutcomeViewSet

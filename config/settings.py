@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "integrations",
     "dashboards",
     "playbooks",
+    "customer_pages",
     "pipeline",
     "demo",
     "audit",

@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from config import views as config_views
 from config.health import HealthView
-from customers import views as customer_views
+from customer_pages import views as customer_views
 from dashboards import views as dashboard_views
 from interactions import views as interaction_views
 from outcomes import views as outcome_views
@@ -22,7 +22,7 @@ urlpatterns = [
     path("imports/<int:pk>/", interaction_views.import_detail, name="import-detail"),
     path("log/", interaction_views.log_touchpoint, name="log-touchpoint"),
     path("customers/<int:customer_pk>/log/", interaction_views.log_touchpoint, name="log-touchpoint-for"),
-    path("customers/<int:customer_pk>/memory-badge/", interaction_views.memory_badge, name="memory-badge"),
+    path("customers/<int:customer_pk>/memory-badge/", customer_views.memory_badge, name="memory-badge"),
     path("log/customers/", interaction_views.customer_options, name="customer-options"),
     path("log/complaints/", interaction_views.complaint_options, name="complaint-options"),
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),

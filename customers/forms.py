@@ -6,15 +6,6 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.roles import ALL_ROLES
 from customers.models import Customer, Segment
-from memory.models import Band
-
-SORTS = [
-    ("name", "Name"),
-    ("score", "Score, lowest first"),
-    ("-score", "Score, highest first"),
-    ("last_touch", "Latest touchpoint first"),
-    ("trend", "Falling fastest (30 days)"),
-]
 
 
 def segment_filter() -> forms.ModelChoiceField:
@@ -39,21 +30,6 @@ LIFECYCLE = [("current", "Current customers"), ("churned", "Churned"), ("all", "
 def lifecycle_filter(*, initial: str) -> forms.ChoiceField:
     """Churned customers (their latest lifecycle outcome is a churn), the others, or both."""
     return forms.ChoiceField(choices=LIFECYCLE, required=False, initial=initial, label="Customers")
-
-
-class DirectoryFilters(forms.Form):
-    q = forms.CharField(
-        required=False,
-        max_length=100,
-        label="Search",
-        help_text="Any part of the name, reference, e-mail or company.",
-        widget=forms.TextInput(attrs={"type": "search", "autofocus": True}),
-    )
-    band = forms.ChoiceField(choices=[("", "All bands"), *Band.choices], required=False)
-    segment = segment_filter()
-    owner = owner_filter()
-    lifecycle = lifecycle_filter(initial="all")
-    sort = forms.ChoiceField(choices=SORTS, required=False, initial="name")
 
 
 class StaffChoiceField(forms.ModelChoiceField):

@@ -16,9 +16,10 @@ from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from customers.models import Customer, Segment
-from customers.selectors import journeys_ending_badly, lifecycle, unrecovered_complaints
+from customers.selectors import lifecycle
 from dashboards.models import DailyStat
 from interactions.models import Channel, Interaction
+from interactions.selectors import journeys_ending_badly, unrecovered_complaints
 from journeys.models import JourneyStage
 from memory.engine import MemoryParameters
 from memory.models import Band, CustomerMemory, ScoreSnapshot

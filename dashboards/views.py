@@ -6,8 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.access import MANAGEMENT, role_required
+from config.charts import series_in_words
 from config.spreadsheet import SafeWriter
-from customers.charts import series_in_words
 from dashboards.forms import DashboardFilters
 from dashboards.selectors import (
     Filters,

@@ -7,8 +7,8 @@ from django import forms
 from django.utils import timezone
 
 from customers.models import Customer
-from customers.selectors import open_complaints
 from interactions.models import SUMMARY_MAX_LENGTH, Channel, ChannelDefault, Direction, Interaction, Valence
+from interactions.selectors import open_complaints
 from interactions.services import RecordResult, interaction_record
 from journeys.models import JourneyStage
 

@@ -30,7 +30,6 @@ from interactions.imports import ImportFormatError, check_size, import_job_creat
 from interactions.models import ImportJob, ImportKind, Interaction
 from interactions.services import interaction_change, interaction_delete
 from interactions.tasks import schedule_import
-from memory.models import CustomerMemory
 
 SHOWN_ERRORS = 200
 
@@ -109,23 +108,6 @@ def complaint_options(request: HttpRequest) -> HttpResponse:
     """The chosen customer's complaints still waiting for recovery, as <option>s."""
     customer = _find_customer(request.GET.get("customer", ""))
     return render(request, "interactions/_complaint_options.html", {"complaints": complaint_choices(customer)})
-
-
-@role_required(*EVERY_ROLE)
-def memory_badge(request: HttpRequest, customer_pk: int) -> HttpResponse:
-    """The customer's score; polls itself until the memory has caught up with `version`."""
-    customer = get_object_or_404(Customer, pk=customer_pk)
-    memory = CustomerMemory.objects.filter(customer=customer).first()
-    try:
-        wanted = int(request.GET.get("version", "0"))
-    except ValueError:
-        wanted = 0
-    ready = memory is not None and memory.history_version >= wanted
-    return render(
-        request,
-        "interactions/_memory_badge.html",
-        {"customer": customer, "memory": memory, "ready": ready, "version": wanted},
-    )
 
 
 def upload_page(

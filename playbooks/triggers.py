@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from customers.models import Customer
-from customers.selectors import unrecovered_complaints
 from interactions.models import Channel, Interaction, RatingScale
+from interactions.selectors import unrecovered_complaints
 from journeys.models import Journey
 from memory.models import Band, CustomerMemory
 from playbooks.models import Playbook, TriggerKind

@@ -202,7 +202,7 @@ def test_the_charts_say_in_words_what_they_show(client: Client, manager: User) -
 def test_a_series_in_words_names_its_start_end_low_and_high() -> None:
     from datetime import date
 
-    from customers.charts import series_in_words
+    from config.charts import series_in_words
 
     points = [(date(2026, 3, 1), 61.0), (date(2026, 3, 5), 40.2), (date(2026, 3, 9), 70.0), (date(2026, 3, 12), 57.0)]
     assert series_in_words(points, "average memory score") == (

@@ -5,10 +5,10 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Max, Min
 
 from customers.models import Customer
-from customers.selectors import waiting_for_recovery
 from dashboards.models import DailyStat
 from dashboards.selectors import Filters, recovery_queue
 from interactions.models import Interaction
+from interactions.selectors import waiting_for_recovery
 from journeys.models import Journey
 from tests.convergence import memory_mismatches
 

@@ -1,4 +1,4 @@
-"""Indexes the customer directory's memory sorts walk (customers/selectors.py MEMORY_ORDER)."""
+"""Indexes the customer directory's memory sorts walk (customer_pages/selectors.py MEMORY_ORDER)."""
 
 from django.db import migrations, models
 

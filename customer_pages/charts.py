@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString
 
+from config.charts import series_in_words
 from interactions.models import Channel, Interaction, Valence
 from memory.engine import MemoryParameters, felt
 from memory.models import ScoreSnapshot
@@ -66,22 +67,6 @@ DOT_MARKUP = {
 def _dots(points: list[LanePoint]) -> SafeString:
     # The coordinates are floats and the sign a fixed word; only the title is text to escape.
     return SafeString("".join(DOT_MARKUP[p.kind].format(p.x, p.y, p.sign, escape(p.title)) for p in points))
-
-
-def series_in_words(points: Sequence[tuple[date, float]], what: str) -> str:
-    """A line chart said in one sentence: where it starts and ends, its lowest and highest."""
-    if not points:
-        return f"No {what} recorded in this period."
-    (first_day, first), (last_day, last) = points[0], points[-1]
-    if len(points) == 1:
-        return f"The {what} was {first:.0f} on {first_day:%-d %b %Y}."
-    low_day, low = min(points, key=lambda p: (p[1], p[0]))
-    high_day, high = max(points, key=lambda p: (p[1], p[0]))
-    direction = "rose" if last > first + 0.5 else "fell" if last < first - 0.5 else "held"
-    return (
-        f"The {what} {direction} from {first:.0f} on {first_day:%-d %b %Y} to {last:.0f} on {last_day:%-d %b %Y}; "
-        f"lowest {low:.0f} on {low_day:%-d %b}, highest {high:.0f} on {high_day:%-d %b}."
-    )
 
 
 def _count(n: int, noun: str) -> str:

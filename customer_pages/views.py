@@ -10,25 +10,23 @@ from django.utils import timezone
 from accounts.access import EVERY_ROLE, role_required
 from config.forms import show_refusal
 from config.paging import page_of
+from customer_pages.charts import memory_lane
+from customer_pages.forms import DirectoryFilters
+from customer_pages.selectors import ScoredFirst, customer_directory, customers_by_memory, overview
 from customers.access import can_edit_customer
-from customers.charts import memory_lane
-from customers.forms import CustomerDetailsForm, DirectoryFilters
+from customers.forms import CustomerDetailsForm
 from customers.models import Customer
-from customers.selectors import (
-    ScoredFirst,
-    customer_directory,
-    customer_journeys,
-    customer_timeline,
-    customers_by_memory,
-    journey_stage_keys,
-    lane_interactions,
-    open_complaints,
-    overview,
-)
 from customers.services import customer_update
 from interactions.access import can_correct_touchpoint
 from interactions.forms import TouchpointForm, channel_defaults_json, complaint_choices
 from interactions.models import Channel
+from interactions.selectors import (
+    customer_journeys,
+    customer_timeline,
+    journey_stage_keys,
+    lane_interactions,
+    open_complaints,
+)
 from journeys.models import JourneyStage
 from memory.explain import explain
 from memory.models import Band, CustomerMemory, ScoreSnapshot
@@ -155,4 +153,21 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "customers/edit.html",
         {"customer": customer, "form": form},
         status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+@role_required(*EVERY_ROLE)
+def memory_badge(request: HttpRequest, customer_pk: int) -> HttpResponse:
+    """The customer's score; polls itself until the memory has caught up with `version`."""
+    customer = get_object_or_404(Customer, pk=customer_pk)
+    memory = CustomerMemory.objects.filter(customer=customer).first()
+    try:
+        wanted = int(request.GET.get("version", "0"))
+    except ValueError:
+        wanted = 0
+    ready = memory is not None and memory.history_version >= wanted
+    return render(
+        request,
+        "interactions/_memory_badge.html",
+        {"customer": customer, "memory": memory, "ready": ready, "version": wanted},
     )
