@@ -88,6 +88,42 @@ def _lane_in_words(points: list[LanePoint], snapshots: Sequence[ScoreSnapshot]) 
     return " ".join(sentences)
 
 
+@dataclass(frozen=True)
+class _Scale:
+    """Where a moment, a felt impact and a score fall on the chart."""
+
+    start: datetime
+    span: float
+    low: float
+    high: float
+    plot_w: int = WIDTH - LEFT - RIGHT
+    plot_h: int = HEIGHT - TOP - BOTTOM
+
+    def x_of(self, moment: datetime) -> float:
+        return round(LEFT + self.plot_w * (moment - self.start).total_seconds() / self.span, 1)
+
+    def y_of_impact(self, value: float) -> float:
+        return round(TOP + self.plot_h * (self.high - value) / (self.high - self.low), 1)
+
+    def y_of_score(self, score: float) -> float:
+        return round(TOP + self.plot_h * (100 - score) / 100, 1)
+
+
+def _lane_points(
+    interactions: Sequence[Interaction], scale: _Scale, *, peaks: set[int], ends: set[int], params: MemoryParameters
+) -> list[LanePoint]:
+    points = []
+    for i in interactions:
+        impact = felt((i.valence / 2) * (i.intensity / 5), params)
+        kind = "peak" if i.pk in peaks else "end" if i.pk in ends else "plain"
+        sign = "good" if impact > 0 else "bad" if impact < 0 else "neutral"
+        title = f"{i.occurred_at:%-d %b %Y}: {CHANNELS[i.channel]}, {FELT[i.valence]}"
+        if kind != "plain":
+            title += f" (the {kind} of its journey)"
+        points.append(LanePoint(scale.x_of(i.occurred_at), scale.y_of_impact(impact), kind, sign, title))
+    return points
+
+
 def memory_lane(
     interactions: Sequence[Interaction],
     snapshots: Sequence[ScoreSnapshot],
@@ -98,64 +134,40 @@ def memory_lane(
     now: datetime | None = None,
 ) -> MemoryLane:
     now = now or timezone.now()
-    times = [i.occurred_at for i in interactions] + [
-        datetime.combine(s.day, time(12), tzinfo=now.tzinfo) for s in snapshots
-    ]
-    start = min(times, default=now - timedelta(days=30))
-    span = max((now - start).total_seconds(), 86_400.0)
-    low, high = -params.loss_aversion, 1.0
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
-    def x_of(moment: datetime) -> float:
-        return round(LEFT + plot_w * (moment - start).total_seconds() / span, 1)
+    def noon(day: date) -> datetime:
+        return datetime.combine(day, time(12), tzinfo=now.tzinfo)
 
-    def y_of_impact(value: float) -> float:
-        return round(TOP + plot_h * (high - value) / (high - low), 1)
-
-    def y_of_score(score: float) -> float:
-        return round(TOP + plot_h * (100 - score) / 100, 1)
-
-    points = []
-    for i in interactions:
-        impact = felt((i.valence / 2) * (i.intensity / 5), params)
-        kind = "peak" if i.pk in peaks else "end" if i.pk in ends else "plain"
-        sign = "good" if impact > 0 else "bad" if impact < 0 else "neutral"
-        title = f"{i.occurred_at:%-d %b %Y}: {CHANNELS[i.channel]}, {FELT[i.valence]}"
-        if kind != "plain":
-            title += f" (the {kind} of its journey)"
-        points.append(LanePoint(x_of(i.occurred_at), y_of_impact(impact), kind, sign, title))
-    path = " ".join(
-        f"{'M' if n == 0 else 'L'}{x_of(datetime.combine(s.day, time(12), tzinfo=now.tzinfo))},{y_of_score(s.score)}"
-        for n, s in enumerate(snapshots)
+    start = min(
+        [i.occurred_at for i in interactions] + [noon(s.day) for s in snapshots], default=now - timedelta(days=30)
     )
-    ticks = _month_ticks(start.date(), now.date(), x_of, now)
-    # The latest reading as a dot, so one day of history still shows a score.
-    score_dots = [
-        (
-            x_of(datetime.combine(s.day, time(12), tzinfo=now.tzinfo)),
-            y_of_score(s.score),
-            f"{s.day:%-d %b}: {s.score:.0f}",
-        )
-        for s in snapshots[-1:]
-    ]
+    scale = _Scale(start=start, span=max((now - start).total_seconds(), 86_400.0), low=-params.loss_aversion, high=1.0)
+    points = _lane_points(interactions, scale, peaks=peaks, ends=ends, params=params)
     return MemoryLane(
         width=WIDTH,
         height=HEIGHT,
         points=points,
         points_svg=_dots(points),
-        score_path=path,
-        score_dots=score_dots,
-        zero_y=y_of_impact(0.0),
+        score_path=" ".join(
+            f"{'M' if n == 0 else 'L'}{scale.x_of(noon(s.day))},{scale.y_of_score(s.score)}"
+            for n, s in enumerate(snapshots)
+        ),
+        # The latest reading as a dot, so one day of history still shows a score.
+        score_dots=[
+            (scale.x_of(noon(s.day)), scale.y_of_score(s.score), f"{s.day:%-d %b}: {s.score:.0f}")
+            for s in snapshots[-1:]
+        ],
+        zero_y=scale.y_of_impact(0.0),
         top_y=TOP,
         bottom_y=HEIGHT - BOTTOM,
-        ticks=ticks,
+        ticks=_month_ticks(start.date(), now.date(), scale.x_of, now),
         left=LEFT,
         right_x=WIDTH - RIGHT,
-        plot_w=plot_w,
-        plot_h=plot_h,
+        plot_w=scale.plot_w,
+        plot_h=scale.plot_h,
         tick_y=HEIGHT - 8,
-        impact_labels=[(y_of_impact(v), f"{v:+.1f}") for v in (1.0, 0.0, -1.0, -params.loss_aversion)],
-        score_labels=[(y_of_score(v), str(v)) for v in (100, 50, 0)],
+        impact_labels=[(scale.y_of_impact(v), f"{v:+.1f}") for v in (1.0, 0.0, -1.0, -params.loss_aversion)],
+        score_labels=[(scale.y_of_score(v), str(v)) for v in (100, 50, 0)],
         empty=not interactions,
         in_words=_lane_in_words(points, snapshots),
     )
