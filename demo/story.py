@@ -120,6 +120,87 @@ def _renewal(satisfaction: float, recent_unrecovered: float, rng: random.Random)
     return "renewed"
 
 
+def _incident(
+    rng: random.Random, story: CustomerStory, *, day: datetime, end: datetime, staff_skills: list[float],
+    owner_index: int, satisfaction: float, unrecovered: list[tuple[datetime, float]],
+) -> float:  # fmt: skip
+    """A complaint, recovered by the owner (quickly on first contact, or later) or left
+    open; returns the customer's satisfaction after it."""
+    severity = rng.choice([1, 1, 2])
+    satisfaction = _clamp(satisfaction - 0.25 * severity, -1, 1)
+    complaint_index = len(story.touches)
+    complaint = StoryTouch(
+        at=day + timedelta(hours=rng.randint(8, 17)),
+        channel="complaint",
+        valence=-severity,
+        intensity=None,
+        summary=rng.choice(SUMMARIES["complaint"]),
+        staff_index=rng.randrange(len(staff_skills)),
+    )
+    story.touches.append(complaint)
+    # Skilled owners recover more complaints, and faster (seeds/002: do not avoid the
+    # customer you let down).
+    if rng.random() >= 0.35 + 0.5 * staff_skills[owner_index]:
+        unrecovered.append((day, float(severity)))
+        return satisfaction
+    delay = timedelta(days=rng.randint(1, 10), hours=rng.randint(0, 6))
+    # A recovery that would fall after the story's end happens on first contact.
+    if rng.random() < 0.3 or complaint.at + delay > end:
+        complaint.resolved_on_first_contact = True
+        return _clamp(satisfaction + 0.15 * severity, -1, 1)
+    story.touches.append(
+        StoryTouch(
+            at=complaint.at + delay,
+            channel=rng.choice(["call", "visit", "meeting"]),
+            valence=rng.choice([1, 2, 2]),
+            intensity=4,
+            summary=rng.choice(SUMMARIES["recovery"]),
+            direction="outbound",
+            staff_index=owner_index,
+            resolves_index=complaint_index,
+        )
+    )
+    return _clamp(satisfaction + 0.2 * severity + 0.05, -1, 1)
+
+
+def _everyday_touch(
+    rng: random.Random, *, day: datetime, staff_skills: list[float], owner_index: int, satisfaction: float
+) -> StoryTouch:
+    channels, weights = zip(*CHANNEL_WEIGHTS.items(), strict=True)
+    channel = rng.choices(channels, weights=weights)[0]
+    staff_index = owner_index if rng.random() < 0.5 else rng.randrange(len(staff_skills))
+    # Staff tag the stage by the customer's state of mind; a quarter of the time that is
+    # not the channel's usual stage.
+    stage = rng.choice(STAGES) if rng.random() < 0.25 else None
+    return StoryTouch(
+        at=day + timedelta(hours=rng.randint(8, 18), minutes=rng.randint(0, 59)),
+        channel=channel,
+        valence=_valence(satisfaction, rng, staff_skills[staff_index]),
+        intensity=None if rng.random() < 0.7 else rng.randint(1, 5),
+        summary=rng.choice(SUMMARIES[channel]),
+        direction="outbound" if channel in {"newsletter", "meeting", "account_review"} else "inbound",
+        staff_index=staff_index,
+        stage=stage,
+    )
+
+
+def _survey(
+    rng: random.Random, *, day: datetime, satisfaction: float, open_trouble: float, owner_index: int
+) -> StoryTouch:
+    rating = _nps(satisfaction, open_trouble, rng)
+    valence = -2 if rating <= 2 else -1 if rating <= 4 else 0 if rating <= 6 else 1 if rating <= 8 else 2
+    return StoryTouch(
+        at=day + timedelta(hours=12),
+        channel="survey",
+        valence=valence,
+        intensity=2,
+        summary=f"NPS survey answered: {rating}",
+        rating=rating,
+        rating_scale="nps",
+        staff_index=owner_index,
+    )
+
+
 def customer_story(
     rng: random.Random, *, start: datetime, end: datetime, staff_skills: list[float], owner_index: int
 ) -> CustomerStory:
@@ -128,94 +209,29 @@ def customer_story(
     archetype = rng.choices(names, weights=[ARCHETYPES[n][0] for n in names])[0]
     _, rate, drift, incidents_per_year = ARCHETYPES[archetype]
     satisfaction = _clamp(rng.gauss(0.25 if archetype != "recovering" else -0.3, 0.25), -1, 1)
-    owner_skill = staff_skills[owner_index]
     story = CustomerStory(archetype)
     unrecovered: list[tuple[datetime, float]] = []  # (when, severity) of open incidents
+
+    def open_trouble(day: datetime) -> float:
+        return math.tanh(sum(sev for when, sev in unrecovered if (day - when).days <= 120) / 2.0)
 
     day = start
     next_survey = start + timedelta(days=rng.randint(45, 110))
     next_renewal = start + timedelta(days=rng.randint(20, 91))
-    channels, weights = zip(*CHANNEL_WEIGHTS.items(), strict=True)
     while day < end:
         satisfaction = _clamp(satisfaction + drift + rng.gauss(0.0, 0.01), -1, 1)
         if rng.random() < incidents_per_year / 365.0:
-            severity = rng.choice([1, 1, 2])
-            satisfaction = _clamp(satisfaction - 0.25 * severity, -1, 1)
-            complaint_index = len(story.touches)
-            story.touches.append(
-                StoryTouch(
-                    at=day + timedelta(hours=rng.randint(8, 17)),
-                    channel="complaint",
-                    valence=-severity,
-                    intensity=None,
-                    summary=rng.choice(SUMMARIES["complaint"]),
-                    staff_index=rng.randrange(len(staff_skills)),
-                )
-            )
-            # Skilled owners recover more complaints, and faster (seeds/002: do not avoid
-            # the customer you let down).
-            if rng.random() < 0.35 + 0.5 * owner_skill:
-                delay = timedelta(days=rng.randint(1, 10), hours=rng.randint(0, 6))
-                # A recovery that would fall after the story's end happens on first contact.
-                if rng.random() < 0.3 or story.touches[-1].at + delay > end:
-                    story.touches[-1].resolved_on_first_contact = True
-                    satisfaction = _clamp(satisfaction + 0.15 * severity, -1, 1)
-                else:
-                    story.touches.append(
-                        StoryTouch(
-                            at=story.touches[-1].at + delay,
-                            channel=rng.choice(["call", "visit", "meeting"]),
-                            valence=rng.choice([1, 2, 2]),
-                            intensity=4,
-                            summary=rng.choice(SUMMARIES["recovery"]),
-                            direction="outbound",
-                            staff_index=owner_index,
-                            resolves_index=complaint_index,
-                        )
-                    )
-                    satisfaction = _clamp(satisfaction + 0.2 * severity + 0.05, -1, 1)
-            else:
-                unrecovered.append((day, float(severity)))
-
+            satisfaction = _incident(rng, story, day=day, end=end, staff_skills=staff_skills, owner_index=owner_index,
+                                     satisfaction=satisfaction, unrecovered=unrecovered)  # fmt: skip
         if rng.random() < rate / 30.0:
-            channel = rng.choices(channels, weights=weights)[0]
-            staff_index = owner_index if rng.random() < 0.5 else rng.randrange(len(staff_skills))
-            # Staff tag the stage by the customer's state of mind; a quarter of the time
-            # that is not the channel's usual stage.
-            stage = rng.choice(STAGES) if rng.random() < 0.25 else None
-            story.touches.append(
-                StoryTouch(
-                    at=day + timedelta(hours=rng.randint(8, 18), minutes=rng.randint(0, 59)),
-                    channel=channel,
-                    valence=_valence(satisfaction, rng, staff_skills[staff_index]),
-                    intensity=None if rng.random() < 0.7 else rng.randint(1, 5),
-                    summary=rng.choice(SUMMARIES[channel]),
-                    direction="outbound" if channel in {"newsletter", "meeting", "account_review"} else "inbound",
-                    staff_index=staff_index,
-                    stage=stage,
-                )
-            )
-
+            story.touches.append(_everyday_touch(rng, day=day, staff_skills=staff_skills, owner_index=owner_index,
+                                                 satisfaction=satisfaction))  # fmt: skip
         if day >= next_survey:
-            recent = sum(sev for when, sev in unrecovered if (day - when).days <= 120)
-            rating = _nps(satisfaction, math.tanh(recent / 2.0), rng)
-            valence = -2 if rating <= 2 else -1 if rating <= 4 else 0 if rating <= 6 else 1 if rating <= 8 else 2
-            story.touches.append(
-                StoryTouch(
-                    at=day + timedelta(hours=12),
-                    channel="survey",
-                    valence=valence,
-                    intensity=2,
-                    summary=f"NPS survey answered: {rating}",
-                    rating=rating,
-                    rating_scale="nps",
-                    staff_index=owner_index,
-                )
-            )
+            story.touches.append(_survey(rng, day=day, satisfaction=satisfaction, open_trouble=open_trouble(day),
+                                         owner_index=owner_index))  # fmt: skip
             next_survey = day + timedelta(days=rng.randint(75, 120))
         if day >= next_renewal:
-            recent = sum(sev for when, sev in unrecovered if (day - when).days <= 120)
-            decision = _renewal(satisfaction, math.tanh(recent / 2.0), rng)
+            decision = _renewal(satisfaction, open_trouble(day), rng)
             story.outcomes.append((day + timedelta(hours=9), decision))
             if decision == "churned":
                 break  # gone: nobody logs touchpoints with a former customer
