@@ -153,6 +153,14 @@ def _ref(number: int) -> str:
 
 
 def _write_chunk(world: _World, first: int, chunk: list[int]) -> None:
+    """Customers `first + 1` onwards, with chunk[k] touchpoints for the k-th, and their journeys."""
+    customer_ids = _write_customers(world, first, chunk)
+    touches, journeys = _histories(world, customer_ids, chunk)
+    journey_ids = _write_journeys(world, journeys)
+    _write_touches(world, touches, journey_ids)
+
+
+def _write_customers(world: _World, first: int, chunk: list[int]) -> list[int]:
     rng, stamp = world.rng, world.now.isoformat()
     customers = _Writer()
     for offset, n in enumerate(chunk):
@@ -170,16 +178,21 @@ def _write_chunk(world: _World, first: int, chunk: list[int]) -> None:
         "created_at, updated_at",
     )
     refs = [_ref(first + o + 1) for o in range(len(chunk))]
-    customer_ids = dict(Customer.objects.filter(ref__in=refs).values_list("ref", "pk"))
+    by_ref = dict(Customer.objects.filter(ref__in=refs).values_list("ref", "pk"))
+    return [by_ref[ref] for ref in refs]
 
+
+def _histories(
+    world: _World, customer_ids: list[int], chunk: list[int]
+) -> tuple[list[_Touch], list[tuple[int, JourneyDraft]]]:
+    rng = world.rng
     channels = list(Channel.values)
     weights = [CHANNEL_WEIGHTS.get(c, 1) for c in channels]
     gap, span = settings.JOURNEY_QUIET_GAP, settings.JOURNEY_MAX_SPAN
     next_id = _reserve_ids(Interaction, sum(chunk))
     touches: list[_Touch] = []
     journeys: list[tuple[int, JourneyDraft]] = []
-    for ref, n in zip(refs, chunk, strict=True):
-        customer_id = customer_ids[ref]
+    for customer_id, n in zip(customer_ids, chunk, strict=True):
         book = JourneyBook([], quiet_gap=gap, max_span=span)
         mood = rng.choice((-1, 0, 0, 1, 1, 1))
         rows: list[_Touch] = []
@@ -198,7 +211,12 @@ def _write_chunk(world: _World, first: int, chunk: list[int]) -> None:
         touches += rows
         journeys += [(customer_id, d) for d in book.journeys]
         next_id += len(rows)
+    return touches, journeys
 
+
+def _write_journeys(world: _World, journeys: list[tuple[int, JourneyDraft]]) -> dict[int, int]:
+    """Copies the journeys in; their ids by the draft's identity."""
+    stamp = world.now.isoformat()
     first_journey = _reserve_ids(Journey, len(journeys))
     journey_ids = {id(d): first_journey + k for k, (_, d) in enumerate(journeys)}
     journey_rows = _Writer()
@@ -212,6 +230,11 @@ def _write_chunk(world: _World, first: int, chunk: list[int]) -> None:
         Journey._meta.db_table,
         "id, customer_id, ref, started_at, last_interaction_at, closed_at, close_reason, interaction_count, created_at",
     )
+    return journey_ids
+
+
+def _write_touches(world: _World, touches: list[_Touch], journey_ids: dict[int, int]) -> None:
+    stamp = world.now.isoformat()
     touch_rows = _Writer()
     for t in touches:
         direction = "outbound" if t.channel == "newsletter" else "inbound"
