@@ -223,3 +223,15 @@ class Task(models.Model):
     @property
     def done_in_time(self) -> bool:
         return self.close_reason == CloseReason.ACTED and self.closed_at is not None and self.closed_at <= self.due_at
+
+
+class PendingEvaluation(models.Model):
+    """A customer whose memory was stored and whose playbooks are still to be evaluated:
+    the outbox of the evaluation stage. Written in the transaction that stores the memory,
+    so a lost task or a broker outage delays the evaluation but never skips it; drained in
+    batches by one coalesced task (playbooks.tasks.evaluate_pending_playbooks)."""
+
+    customer = models.OneToOneField("customers.Customer", on_delete=models.CASCADE, primary_key=True, related_name="+")
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} waits for its playbooks"

@@ -28,6 +28,7 @@ from playbooks.models import (
     OPEN_STATUSES,
     CloseReason,
     EmailStatus,
+    PendingEvaluation,
     Playbook,
     Task,
     TaskStatus,
@@ -71,6 +72,31 @@ def playbooks_evaluate(*, customer_ids: Iterable[int] | None = None, now: dateti
         for start in range(0, len(ids), BATCH):
             total.add(_evaluate(playbook, ids[start : start + BATCH], now))
     return total
+
+
+def evaluations_pend(customer_ids: Iterable[int]) -> None:
+    """Note these customers for evaluation, in the caller's transaction (the memory's)."""
+    PendingEvaluation.objects.bulk_create(
+        [PendingEvaluation(customer_id=pk) for pk in sorted(set(customer_ids))], ignore_conflicts=True
+    )
+
+
+def pending_evaluations_run(*, now: datetime | None = None) -> Evaluation:
+    """Evaluate every noted customer, a batch at a time, until none is left. Each batch is
+    taken and evaluated in one transaction: a failure puts it back, and two workers
+    draining at once take different customers (the rows are locked, the other skips them)."""
+    total = Evaluation()
+    while True:
+        with transaction.atomic():
+            taken = list(
+                PendingEvaluation.objects.select_for_update(skip_locked=True)
+                .order_by("customer_id")
+                .values_list("customer_id", flat=True)[:BATCH]
+            )
+            if not taken:
+                return total
+            PendingEvaluation.objects.filter(customer_id__in=taken).delete()
+            total.add(playbooks_evaluate(customer_ids=taken, now=now))
 
 
 @transaction.atomic

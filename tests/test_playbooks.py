@@ -31,9 +31,11 @@ from memory.models import Band, CustomerMemory, ScoreSnapshot
 from outcomes.models import Outcome
 from playbooks.access import visible_tasks
 from playbooks.effect import summarise
-from playbooks.models import CloseReason, EmailStatus, Playbook, Task, TaskStatus, TriggerKind
+from playbooks.models import CloseReason, EmailStatus, PendingEvaluation, Playbook, Task, TaskStatus, TriggerKind
 from playbooks.selectors import effect_report
 from playbooks.services import (
+    evaluations_pend,
+    pending_evaluations_run,
     playbooks_evaluate,
     task_close,
     task_email_send,
@@ -41,6 +43,7 @@ from playbooks.services import (
     task_snooze,
     tasks_follow_up,
 )
+from playbooks.tasks import evaluate_all_playbooks
 from tests.factories import CustomerFactory, SegmentFactory, UserFactory, record
 
 pytestmark = pytest.mark.django_db
@@ -428,6 +431,52 @@ def test_support_staff_cannot_change_playbooks(client: Client, staff_member: Use
     assert client.post(f"/playbooks/{playbook.pk}/", {"name": "x"}).status_code == 403
 
 
+# -- when the evaluation runs ----------------------------------------------------------------------
+
+
+def test_a_stored_score_notes_the_customer_and_one_evaluation_takes_every_note(
+    owned: Customer, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    """docs/playbooks.md, "When triggers are evaluated": a new score is noted with the
+    memory, and the evaluation drains the notes (here in-process, as without a broker)."""
+    _only(TriggerKind.AT_RISK)
+    with django_capture_on_commit_callbacks(execute=True):
+        record(owned, at=timezone.now(), channel="complaint", valence=-2, intensity=5, refresh_memory=True)
+    assert CustomerMemory.objects.get(customer=owned).band == Band.AT_RISK
+    assert Task.objects.get().customer == owned
+    assert not PendingEvaluation.objects.exists()
+
+
+def test_notes_whose_evaluation_was_lost_are_taken_by_the_five_minute_pass(owned: Customer) -> None:
+    _only(TriggerKind.AT_RISK)
+    others = [CustomerFactory.create() for _ in range(3)]
+    for customer in [owned, *others]:
+        _memory(customer)
+    with transaction.atomic():
+        evaluations_pend([owned.pk, others[0].pk, owned.pk])  # a repeat is one note
+    assert PendingEvaluation.objects.count() == 2
+    assert pending_evaluations_run().created == 2  # only the noted customers
+    assert not PendingEvaluation.objects.exists()
+    evaluations_pend([others[1].pk])  # ...and its task never reached a worker
+    assert evaluate_all_playbooks.apply().get() == 2  # the noted one, then the one left
+    assert not PendingEvaluation.objects.exists()
+    assert Task.objects.count() == 4
+
+
+def test_a_failed_evaluation_keeps_its_notes(owned: Customer, monkeypatch: pytest.MonkeyPatch) -> None:
+    _only(TriggerKind.AT_RISK)
+    _memory(owned)
+    evaluations_pend([owned.pk])
+
+    def broken(**_: Any) -> None:
+        raise RuntimeError("the database went away mid-evaluation")
+
+    monkeypatch.setattr("playbooks.services.playbooks_evaluate", broken)
+    with pytest.raises(RuntimeError):
+        pending_evaluations_run()
+    assert list(PendingEvaluation.objects.values_list("customer_id", flat=True)) == [owned.pk]
+
+
 # -- e-mail through a real SMTP server -------------------------------------------------------------
 
 
@@ -506,8 +555,6 @@ def test_a_mail_outage_never_fails_the_evaluation_that_created_the_task(
     owned: Customer, refusing_port: int, settings: Any,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:  # fmt: skip
-    from playbooks.tasks import evaluate_all_playbooks
-
     _smtp(settings, refusing_port)
     _only(TriggerKind.AT_RISK)
     _memory(owned)
