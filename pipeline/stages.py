@@ -11,8 +11,8 @@ After touchpoints are recorded, changed or deleted:
 3. `interaction.recorded` webhooks are queued for new touchpoints that are news.
 
 After memories are stored:
-4. the playbooks' triggers are evaluated for those customers (noted in the same transaction,
-   one coalesced evaluation queued after commit);
+4. the playbooks' triggers are evaluated for those customers (noted in the database once the
+   memories commit, one coalesced evaluation queued);
 5. `band.changed` webhooks are queued for every customer whose band moved.
 """
 

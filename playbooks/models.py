@@ -227,11 +227,15 @@ class Task(models.Model):
 
 class PendingEvaluation(models.Model):
     """A customer whose memory was stored and whose playbooks are still to be evaluated:
-    the outbox of the evaluation stage. Written in the transaction that stores the memory,
-    so a lost task or a broker outage delays the evaluation but never skips it; drained in
-    batches by one coalesced task (playbooks.tasks.evaluate_pending_playbooks)."""
+    the outbox of the evaluation stage, written once the memory commits
+    (playbooks.tasks.schedule_evaluation) and drained in batches by one coalesced task, so
+    a lost task or a broker outage delays the evaluation but never skips it.
 
-    customer = models.OneToOneField("customers.Customer", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    A customer id, not a foreign key: the check would lock the customer row (FOR KEY
+    SHARE) against the write path's FOR UPDATE. A note of a deleted customer finds nothing
+    to evaluate and goes with its batch."""
+
+    customer_id = models.BigIntegerField(primary_key=True)
 
     def __str__(self) -> str:
         return f"customer {self.customer_id} waits for its playbooks"

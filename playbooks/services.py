@@ -75,7 +75,7 @@ def playbooks_evaluate(*, customer_ids: Iterable[int] | None = None, now: dateti
 
 
 def evaluations_pend(customer_ids: Iterable[int]) -> None:
-    """Note these customers for evaluation, in the caller's transaction (the memory's)."""
+    """Note these customers for evaluation (one statement; repeats are one note)."""
     PendingEvaluation.objects.bulk_create(
         [PendingEvaluation(customer_id=pk) for pk in sorted(set(customer_ids))], ignore_conflicts=True
     )

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from celery import shared_task
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import MANAGERS
@@ -37,14 +38,23 @@ EVALUATION_QUEUED = "playbooks-evaluation-queued"
 def schedule_evaluation(customer_ids: list[int]) -> None:
     """Evaluate the playbooks for these customers once their new scores are committed.
 
-    The customers are noted in the database in the caller's transaction, and one task at a
-    time drains the notes: under a stream of scores one evaluation covers every customer
-    that arrived meanwhile, at about the cost of one (the triggers are set-based), instead
-    of a task per score crowding out the memory refreshes. Database work only: without a
-    broker it runs in-process; the e-mails it leads to go to the background."""
+    The customers are noted in the database, and one task at a time drains the notes:
+    under a stream of scores one evaluation covers every customer that arrived meanwhile,
+    at about the cost of one (the triggers are set-based), instead of a task per score
+    crowding out the memory refreshes. The note is written after the memory commits, in a
+    statement of its own: inside the memory's transaction the note of a customer two
+    refreshes stored at once made one wait for the other while holding its locks, and
+    concurrent writes and refreshes deadlocked (tests/test_lock_order.py). A note lost
+    with a process that died in between is covered by the five-minute pass."""
     if customer_ids:
-        evaluations_pend(customer_ids)
-        enqueue_after_commit(evaluate_pending_playbooks, coalesce_key=EVALUATION_QUEUED)
+        ids = sorted(customer_ids)
+        transaction.on_commit(lambda: _note_and_queue(ids), robust=True)
+
+
+def _note_and_queue(customer_ids: list[int]) -> None:
+    evaluations_pend(customer_ids)
+    # Database work only: without a broker it runs in-process; its e-mails go to the background.
+    enqueue_after_commit(evaluate_pending_playbooks, coalesce_key=EVALUATION_QUEUED)
 
 
 @shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=5, time_limit=500, soft_time_limit=480)

@@ -139,8 +139,8 @@ def test_recording_queues_a_refresh_after_commit(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         record(customer, channel="complaint", valence=-2, refresh_memory=True, at=timezone.now())
-    # The refresh; then, queued by the stored memory, the playbooks' evaluation.
-    assert len(callbacks) == 2
+    # The refresh; then, from the stored memory, the playbooks' note and their evaluation.
+    assert len(callbacks) == 3
     assert _memory(customer).band == "at_risk"
     assert customer.tasks.get().playbook.kind == "at_risk"
 

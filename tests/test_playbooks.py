@@ -461,6 +461,11 @@ def test_notes_whose_evaluation_was_lost_are_taken_by_the_five_minute_pass(owned
     assert evaluate_all_playbooks.apply().get() == 2  # the noted one, then the one left
     assert not PendingEvaluation.objects.exists()
     assert Task.objects.count() == 4
+    gone = CustomerFactory.create()
+    evaluations_pend([gone.pk])
+    gone.delete()  # a note is an id, not a foreign key: it stays, finds nothing, and goes
+    assert pending_evaluations_run().created == 0
+    assert not PendingEvaluation.objects.exists()
 
 
 def test_a_failed_evaluation_keeps_its_notes(owned: Customer, monkeypatch: pytest.MonkeyPatch) -> None:
