@@ -1,8 +1,20 @@
-"""Reporting lines: whose work a manager sees, and who hears of a task that runs late."""
+"""Who works here: the people customers and tasks may go to, and reporting lines (whose
+work a manager sees, and who hears of a task that runs late)."""
 
 from typing import Any
 
+from django.contrib.auth.models import User
+from django.db.models import Q, QuerySet
+
 from accounts.models import StaffProfile
+from accounts.roles import ALL_ROLES
+
+
+def active_staff(*, keep: int | None = None) -> QuerySet[User]:
+    """Everyone who can work on customers: active users holding a role (and `keep`, the
+    current owner, even if they have left, so an unrelated edit does not fail on them)."""
+    working = Q(is_active=True) & (Q(groups__name__in=ALL_ROLES) | Q(is_superuser=True))
+    return User.objects.filter(working | Q(pk=keep)).distinct().order_by("first_name", "last_name", "username")
 
 
 def manager_of(user_id: int | None) -> Any:

@@ -2,9 +2,9 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef
 
-from accounts.roles import ALL_ROLES
+from accounts.teams import active_staff
 from customers.models import Customer, Segment
 
 
@@ -35,13 +35,6 @@ def lifecycle_filter(*, initial: str) -> forms.ChoiceField:
 class StaffChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: User) -> str:
         return obj.get_full_name() or obj.get_username()
-
-
-def active_staff(*, keep: int | None = None) -> QuerySet[User]:
-    """Everyone who can work on customers: active users holding a role (and `keep`, the
-    current owner, even if they have left, so an unrelated edit does not fail on them)."""
-    working = Q(is_active=True) & (Q(groups__name__in=ALL_ROLES) | Q(is_superuser=True))
-    return User.objects.filter(working | Q(pk=keep)).distinct().order_by("first_name", "last_name", "username")
 
 
 class CustomerDetailsForm(forms.ModelForm):

@@ -4,9 +4,10 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from accounts.teams import active_staff
+from customers.forms import StaffChoiceField
 from interactions.models import Channel
 from playbooks.models import CLOSED_BY_PEOPLE, Playbook, TriggerKind
-from playbooks.services import assignable_people
 
 
 class PlaybookForm(forms.ModelForm):
@@ -75,9 +76,5 @@ class SnoozeForm(forms.Form):
 
 
 class ReassignForm(forms.Form):
-    assignee = forms.ModelChoiceField(label="Give to", queryset=assignable_people(), to_field_name="username")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = assignable_people()  # type: ignore[attr-defined]
-        self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.username  # type: ignore[attr-defined]
+    # The queryset is lazy and copied per form: each form reads who works here now.
+    assignee = StaffChoiceField(label="Give to", queryset=active_staff(), to_field_name="username")

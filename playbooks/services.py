@@ -13,8 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.roles import ALL_ROLES
-from accounts.teams import managers_by_person
+from accounts.teams import active_staff, managers_by_person
 from audit.models import Action
 from audit.services import audit_record
 from customers.models import Customer
@@ -82,9 +81,12 @@ def evaluations_pend(customer_ids: Iterable[int]) -> None:
 
 
 def pending_evaluations_run(*, now: datetime | None = None) -> Evaluation:
-    """Evaluate every noted customer, a batch at a time, until none is left. Each batch is
-    taken and evaluated in one transaction: a failure puts it back, and two workers
-    draining at once take different customers (the rows are locked, the other skips them)."""
+    """Evaluate the noted customers, a batch at a time, until a batch comes back short.
+    Each batch is taken and evaluated in one transaction: a failure puts it back, and two
+    workers draining at once take different customers (the rows are locked, the other
+    skips them). It stops at a short batch rather than at none, so a steady stream of
+    notes cannot keep one task running forever: notes made meanwhile queued a task of their
+    own (playbooks.tasks.evaluate_pending_playbooks)."""
     total = Evaluation()
     while True:
         with transaction.atomic():
@@ -93,10 +95,11 @@ def pending_evaluations_run(*, now: datetime | None = None) -> Evaluation:
                 .order_by("customer_id")
                 .values_list("customer_id", flat=True)[:BATCH]
             )
-            if not taken:
-                return total
-            PendingEvaluation.objects.filter(customer_id__in=taken).delete()
-            total.add(playbooks_evaluate(customer_ids=taken, now=now))
+            if taken:
+                PendingEvaluation.objects.filter(customer_id__in=taken).delete()
+                total.add(playbooks_evaluate(customer_ids=taken, now=now))
+        if len(taken) < BATCH:
+            return total
 
 
 @transaction.atomic
@@ -250,15 +253,10 @@ def task_snooze(*, task: Task, actor: Any, until: datetime) -> Task:
     return locked
 
 
-def assignable_people() -> Any:
-    """Active people holding a role: the only ones a task may go to."""
-    return User.objects.filter(is_active=True, groups__name__in=ALL_ROLES).distinct().order_by("username")
-
-
 @transaction.atomic
 def task_reassign(*, task: Task, actor: Any, assignee: User) -> Task:
     """Give the task to someone else; they are e-mailed as if it were new (the caller queues it)."""
-    if not assignable_people().filter(pk=assignee.pk).exists():
+    if not active_staff().filter(pk=assignee.pk).exists():
         raise ValidationError({"assignee": "Assign to an active person with a role in Rememberly."})
     locked = _locked_open(task)
     if locked.assignee_id == assignee.pk:

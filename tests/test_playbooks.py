@@ -34,6 +34,7 @@ from playbooks.effect import summarise
 from playbooks.models import CloseReason, EmailStatus, PendingEvaluation, Playbook, Task, TaskStatus, TriggerKind
 from playbooks.selectors import effect_report
 from playbooks.services import (
+    Evaluation,
     evaluations_pend,
     pending_evaluations_run,
     playbooks_evaluate,
@@ -466,6 +467,26 @@ def test_notes_whose_evaluation_was_lost_are_taken_by_the_five_minute_pass(owned
     gone.delete()  # a note is an id, not a foreign key: it stays, finds nothing, and goes
     assert pending_evaluations_run().created == 0
     assert not PendingEvaluation.objects.exists()
+
+
+def test_a_stream_of_notes_does_not_keep_one_drain_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scores keep arriving while the drain works: it stops at a short batch and leaves the
+    newest notes to the task their arrival queued."""
+    customers = [CustomerFactory.create() for _ in range(12)]
+    monkeypatch.setattr("playbooks.services.BATCH", 2)
+    evaluations_pend([customers[0].pk, customers[1].pk])
+    arriving = iter(customers[2:])
+    evaluated: list[list[int]] = []
+
+    def evaluate_while_a_score_arrives(*, customer_ids: list[int], now: Any) -> Any:
+        evaluated.append(customer_ids)
+        evaluations_pend([next(arriving).pk])  # StopIteration here would mean it never stops
+        return Evaluation()
+
+    monkeypatch.setattr("playbooks.services.playbooks_evaluate", evaluate_while_a_score_arrives)
+    pending_evaluations_run()
+    assert evaluated == [[customers[0].pk, customers[1].pk], [customers[2].pk]]
+    assert list(PendingEvaluation.objects.values_list("customer_id", flat=True)) == [customers[3].pk]
 
 
 def test_a_failed_evaluation_keeps_its_notes(owned: Customer, monkeypatch: pytest.MonkeyPatch) -> None:

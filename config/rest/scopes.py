@@ -3,7 +3,6 @@
 from typing import Protocol, runtime_checkable
 
 from django.db import models
-from rest_framework.request import Request
 
 
 class Scope(models.TextChoices):
@@ -18,7 +17,3 @@ class ScopedCredential(Protocol):
     when another system calls; a person's session leaves it None."""
 
     def allows(self, needed: str) -> bool: ...
-
-
-def called_with_key(request: Request) -> bool:
-    return isinstance(request.auth, ScopedCredential)
