@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.workers --database rememberly_small [--processes 1 2 3 4]
 
-On a database seeded by seed_scale (bench/README.md), for each worker count: queue one
-memory refresh task per customer through a Redis of its own, start a worker with that
+On a database seeded by seed_scale (bench/README.md), for each worker count: queue the
+nightly re-read (a task per 200 customers) through a Redis of its own, start a worker with that
 many processes, and time until every memory has been rewritten. Each run changes one
 model parameter a little, so every refresh is a full recompute (the heaviest task).
 """
@@ -19,10 +19,8 @@ from bench.common import SERVER, manage, print_table, production_env
 from harness.stack import RedisServer, Stack
 
 ENQUEUE = """
-from customers.models import Customer
-from memory.tasks import refresh_customer_memory
-for pk in Customer.objects.values_list("pk", flat=True).iterator():
-    refresh_customer_memory.delay(pk)
+from memory.tasks import refresh_all_memories
+refresh_all_memories()
 """
 
 

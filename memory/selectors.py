@@ -8,20 +8,12 @@ from customers.models import Customer
 from interactions.models import RATING_RANGES, Interaction, RatingScale
 from memory.calibration import Answer
 from memory.engine import Touch
-from memory.models import ApplyPhase, ScoringVersion
-from memory.services import TOUCH_FIELDS, memory_parameters, parameters_fingerprint, touch_from_row
+from memory.services import TOUCH_FIELDS, stale_memories, touch_from_row
 
 
 def stale_customer_ids(*, limit: int) -> list[int]:
-    """Customers whose memory is behind their interactions (or who have none yet), or was
-    computed under other numbers than the ones in force (a refresh that raced a version
-    switch, a switch that died half-way). While a version is being applied, the switch
-    itself brings memories to the new numbers: they are not stale for that reason."""
-    stale = Q(memory__isnull=True, history_version__gt=0) | Q(history_version__gt=F("memory__history_version"))
-    if not ScoringVersion.objects.exclude(apply_phase=ApplyPhase.IDLE).exists():
-        fingerprint = parameters_fingerprint(memory_parameters())
-        stale |= Q(memory__isnull=False) & ~Q(memory__parameters_fingerprint=fingerprint)
-    return list(Customer.objects.filter(stale).order_by("id").values_list("id", flat=True)[:limit])
+    """The first `limit` customers whose memory is behind (memory.services.stale_memories)."""
+    return list(Customer.objects.filter(stale_memories()).order_by("id").values_list("id", flat=True)[:limit])
 
 
 HISTORY_CHUNK = 2000

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from audit.models import Action
@@ -212,6 +212,153 @@ def _write_journeys(values: list[JourneyRow]) -> None:
     )
 
 
+CustomerRow = tuple[int, int, int, str]  # id, history_version, rewrite_version, ref
+
+
+def _locked_customers(customer_ids: list[int]) -> list[CustomerRow]:
+    """Lock these customers in id order, the lock order every writer of touchpoints uses
+    (locking only the memory row deadlocked: a refresh updated a journey a writer was about
+    to update, then at COMMIT waited on a foreign-key check of the customer row that writer
+    held). The lock also keeps the versions steady while we read. NO KEY UPDATE: it
+    serialises with writers and other refreshes, but not with the foreign-key checks of
+    rows being inserted for these customers elsewhere."""
+    return list(
+        Customer.objects.select_for_update(no_key=True)
+        .filter(pk__in=customer_ids)
+        .order_by("pk")
+        .values_list("pk", "history_version", "rewrite_version", "ref")
+    )
+
+
+def stale_memories() -> Q:
+    """Customers whose memory is behind their interactions (or who have none yet), or was
+    computed under other numbers than the ones in force (a refresh that raced a version
+    switch, a switch that died half-way). While a version is being applied, the switch
+    itself brings memories to the new numbers: they are not stale for that reason."""
+    stale = Q(memory__isnull=True, history_version__gt=0) | Q(history_version__gt=F("memory__history_version"))
+    if not ScoringVersion.objects.exclude(apply_phase=ApplyPhase.IDLE).exists():
+        fingerprint = parameters_fingerprint(memory_parameters())
+        stale |= Q(memory__isnull=False) & ~Q(memory__parameters_fingerprint=fingerprint)
+    return stale
+
+
+def _touches_after(after: Mapping[int, int]) -> dict[int, list[Touch]]:
+    """Each customer's touches with an id above the one given (0: the whole history), in
+    order, in one statement for all of them."""
+    found: dict[int, list[Touch]] = {pk: [] for pk in after}
+    whole = [pk for pk, last_seen in after.items() if last_seen == 0]
+    condition = Q(customer_id__in=whole) if whole else Q(pk__in=[])
+    for pk, last_seen in after.items():
+        if last_seen:
+            condition |= Q(customer_id=pk, id__gt=last_seen)
+    if after:
+        rows = Interaction.objects.filter(condition).order_by("customer_id", "occurred_at", "id")
+        for row in rows.values_list("customer_id", *TOUCH_FIELDS):
+            found[row[0]].append(touch_from_row(row[1:]))
+    return found
+
+
+@dataclass
+class _Computed:
+    """One customer's memory state after a refresh, and where it came from."""
+
+    state: MemoryState
+    journeys: dict[int, JourneyMemory]
+    max_id: int
+    full: bool
+
+
+def _appended(memory: CustomerMemory, touches: list[Touch], params: MemoryParameters) -> _Computed | None:
+    """The stored state with the new touches folded in, O(1) each; None when one of them
+    changes the past (it arrived out of order), which needs the whole history."""
+    state = MemoryState.from_dict(memory.state)
+    max_id = memory.max_interaction_id
+    for touch in touches:
+        if not state.can_append(touch):
+            return None
+        state.append(touch, params)
+        max_id = max(max_id, touch.id)
+    return _Computed(state, state.journey_values(params), max_id, full=False)
+
+
+def _computed(
+    customers: list[CustomerRow], memories: dict[int, CustomerMemory], params: MemoryParameters, *, force: bool
+) -> dict[int, _Computed]:
+    """Every customer's new state: appended to the stored one where it is still good (same
+    numbers, no rewrite of the past since), recomputed from the whole history otherwise."""
+    fingerprint = parameters_fingerprint(params)
+    appendable = {
+        pk: memory.max_interaction_id
+        for pk, _, rewrite_version, _ in customers
+        if not force
+        and (memory := memories.get(pk)) is not None
+        and memory.parameters_fingerprint == fingerprint
+        and memory.rewrite_version == rewrite_version
+    }
+    computed: dict[int, _Computed] = {}
+    for pk, touches in _touches_after(appendable).items():
+        appended = _appended(memories[pk], touches, params)
+        if appended is not None:
+            computed[pk] = appended
+    for pk, touches in _touches_after({row[0]: 0 for row in customers if row[0] not in computed}).items():
+        result = recompute(touches, params)
+        computed[pk] = _Computed(result.state, result.journeys, max((t.id for t in touches), default=0), full=True)
+    return computed
+
+
+@dataclass
+class _Recomputed:
+    """One customer's memory brought up to date, not yet stored."""
+
+    memory: CustomerMemory
+    ref: str
+    previous_band: str
+    snapshot: ScoreSnapshot
+    journeys: list[JourneyRow]
+
+
+def _refresh_locked(
+    customers: list[CustomerRow], now: datetime, params: MemoryParameters, *, force: bool = False
+) -> list[_Recomputed]:
+    """The memories of these locked customers, read as of `now`, in a few statements for
+    the lot; `force`: each from its whole history."""
+    ids = [row[0] for row in customers]
+    existing = {m.customer_id: m for m in CustomerMemory.objects.filter(customer_id__in=ids)}
+    computed = _computed(customers, existing, params, force=force)
+    ctx = _Context.load(ids, [c.state for c in computed.values()], now, params)
+    done = []
+    for pk, history_version, rewrite_version, ref in customers:
+        memory = existing.get(pk) or CustomerMemory(customer_id=pk)
+        previous_band = memory.band
+        new = computed[pk]
+        snapshot = _update_memory(memory, new.state, new.max_id, (history_version, rewrite_version), ctx)
+        memory.full_recomputes += int(new.full)
+        memory.updated_at = now
+        done.append(_Recomputed(memory, ref, previous_band, snapshot, _journey_rows(new.journeys, params)))
+    return done
+
+
+def _recompute_locked(customer_ids: list[int], now: datetime, params: MemoryParameters) -> list[_Recomputed]:
+    """Lock these customers and compute their memories from their whole histories."""
+    return _refresh_locked(_locked_customers(customer_ids), now, params, force=True)
+
+
+MEMORY_FIELDS = [f.name for f in CustomerMemory._meta.concrete_fields if not f.primary_key]
+
+
+def _store(recomputed: list[_Recomputed], now: datetime) -> None:
+    """Make these memories live: memory rows, today's snapshots, journey values, and the
+    band-changed webhook of every customer whose band moved."""
+    if not recomputed:
+        return
+    CustomerMemory.objects.bulk_create(
+        [r.memory for r in recomputed], update_conflicts=True, unique_fields=["customer"], update_fields=MEMORY_FIELDS
+    )
+    _save_snapshots([r.snapshot for r in recomputed])
+    _write_journeys([row for r in recomputed for row in r.journeys])
+    _announce_stored([(r.memory, r.ref, r.previous_band) for r in recomputed], now)
+
+
 @transaction.atomic
 def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_recompute: bool = False) -> CustomerMemory:
     """Bring a customer's memory up to date with their interactions, read as of `as_of`.
@@ -222,104 +369,22 @@ def memory_refresh(*, customer_id: int, as_of: datetime | None = None, force_rec
     Safe to run any number of times, concurrently.
     """
     now = as_of or timezone.now()
-    # The customer row is locked first, as every writer of touchpoints does: one lock order
-    # for everyone. (Locking only the memory row deadlocked: the refresh updated a journey a
-    # writer was about to update, then at COMMIT waited on a foreign-key check of the
-    # customer row that writer held.) It also keeps the versions steady while we read.
-    history_version, rewrite_version, ref = (
-        Customer.objects.select_for_update()
-        .filter(pk=customer_id)
-        .values_list("history_version", "rewrite_version", "ref")
-        .get()
-    )
-    memory, _ = CustomerMemory.objects.get_or_create(customer_id=customer_id)
-    previous_band = memory.band
-    params = memory_parameters()
-    fingerprint = parameters_fingerprint(params)
-    full = force_recompute or memory.parameters_fingerprint != fingerprint or memory.rewrite_version != rewrite_version
-    max_id = memory.max_interaction_id
-    journeys: dict[int, JourneyMemory] = {}
-    state = MemoryState()
-    if not full:
-        state = MemoryState.from_dict(memory.state)
-        for touch in customer_touches(customer_id, after_id=max_id):
-            if not state.can_append(touch):
-                full = True
-                break
-            state.append(touch, params)
-            max_id = max(max_id, touch.id)
-        else:
-            journeys = state.journey_values(params)
-    if full:
-        touches = customer_touches(customer_id)
-        result = recompute(touches, params)
-        state, journeys = result.state, result.journeys
-        max_id = max((t.id for t in touches), default=0)
-        memory.full_recomputes += 1
-
-    ctx = _Context.load([customer_id], [state], now, params)
-    _save_snapshots([_update_memory(memory, state, max_id, (history_version, rewrite_version), ctx)])
-    memory.save()
-    _write_journeys(_journey_rows(journeys, params))
-    _announce_stored([(memory, ref, previous_band)], now)
-    return memory
+    customers = _locked_customers([customer_id])
+    if not customers:
+        raise Customer.DoesNotExist(f"customer {customer_id} does not exist")
+    [refreshed] = _refresh_locked(customers, now, memory_parameters(), force=force_recompute)
+    _store([refreshed], now)
+    return refreshed.memory
 
 
-@dataclass
-class _Recomputed:
-    """One customer's memory computed from their whole history, not yet stored."""
-
-    memory: CustomerMemory
-    ref: str
-    previous_band: str
-    snapshot: ScoreSnapshot
-    journeys: list[JourneyRow]
-
-
-def _recompute_locked(customer_ids: list[int], now: datetime, params: MemoryParameters) -> list[_Recomputed]:
-    """Lock these customers (in id order: the lock order every writer uses) and compute
-    their memories from their whole histories, in a few statements for the lot."""
-    customers = list(
-        Customer.objects.select_for_update()
-        .filter(pk__in=customer_ids)
-        .order_by("pk")
-        .values_list("pk", "history_version", "rewrite_version", "ref")
-    )
-    ids = [row[0] for row in customers]
-    touches: dict[int, list[Touch]] = {pk: [] for pk in ids}
-    for row in (
-        Interaction.objects.filter(customer_id__in=ids)
-        .order_by("customer_id", "occurred_at", "id")
-        .values_list("customer_id", *TOUCH_FIELDS)
-    ):
-        touches[row[0]].append(touch_from_row(row[1:]))
-    results = {pk: recompute(touches[pk], params) for pk in ids}
-    ctx = _Context.load(ids, [r.state for r in results.values()], now, params)
-    existing = {m.customer_id: m for m in CustomerMemory.objects.filter(customer_id__in=ids)}
-    done = []
-    for pk, history_version, rewrite_version, ref in customers:
-        memory = existing.get(pk) or CustomerMemory(customer_id=pk)
-        previous_band = memory.band
-        max_id = max((t.id for t in touches[pk]), default=0)
-        snapshot = _update_memory(memory, results[pk].state, max_id, (history_version, rewrite_version), ctx)
-        memory.full_recomputes += 1
-        memory.updated_at = now
-        done.append(_Recomputed(memory, ref, previous_band, snapshot, _journey_rows(results[pk].journeys, params)))
-    return done
-
-
-MEMORY_FIELDS = [f.name for f in CustomerMemory._meta.concrete_fields if not f.primary_key]
-
-
-def _store(recomputed: list[_Recomputed], now: datetime) -> None:
-    """Make these memories live: memory rows, today's snapshots, journey values, and the
-    band-changed webhook of every customer whose band moved."""
-    CustomerMemory.objects.bulk_create(
-        [r.memory for r in recomputed], update_conflicts=True, unique_fields=["customer"], update_fields=MEMORY_FIELDS
-    )
-    _save_snapshots([r.snapshot for r in recomputed])
-    _write_journeys([row for r in recomputed for row in r.journeys])
-    _announce_stored([(r.memory, r.ref, r.previous_band) for r in recomputed], now)
+@transaction.atomic
+def memory_refresh_many(*, customer_ids: list[int], as_of: datetime | None = None) -> int:
+    """memory_refresh for each of these customers, in a few statements for the lot (the
+    nightly re-read). Customers deleted meanwhile are skipped. Returns how many."""
+    now = as_of or timezone.now()
+    refreshed = _refresh_locked(_locked_customers(customer_ids), now, memory_parameters())
+    _store(refreshed, now)
+    return len(refreshed)
 
 
 @transaction.atomic
@@ -333,6 +398,36 @@ def memory_recompute_many(
     recomputed = _recompute_locked(customer_ids, now, params or memory_parameters())
     _store(recomputed, now)
     return len(recomputed)
+
+
+STALE_BATCH = 200
+
+
+def memory_refresh_stale(*, batch: int = STALE_BATCH, seconds: float | None = None) -> tuple[int, bool]:
+    """Refresh every memory that is behind, `batch` customers at a time, until a batch
+    comes back short or `seconds` have passed: the stage that follows stored touchpoints.
+    The database is the outbox (a customer's history version is ahead of their memory's),
+    so a lost task or a dead worker delays a refresh and never loses one. Each batch is
+    taken and refreshed in one transaction; two workers draining at once take different
+    customers (the rows are locked, the other skips them). Returns (refreshed, whether
+    more may be waiting)."""
+    deadline = None if seconds is None else time_module.monotonic() + seconds
+    refreshed = 0
+    while True:
+        with transaction.atomic():
+            customers = list(
+                Customer.objects.filter(stale_memories())
+                .select_for_update(no_key=True, skip_locked=True, of=("self",))
+                .order_by("pk")
+                .values_list("pk", "history_version", "rewrite_version", "ref")[:batch]
+            )
+            now = timezone.now()
+            _store(_refresh_locked(customers, now, memory_parameters()), now)
+        refreshed += len(customers)
+        if len(customers) < batch:
+            return refreshed, False
+        if deadline is not None and time_module.monotonic() > deadline:
+            return refreshed, True
 
 
 def _next_touch_gain(state: MemoryState, ctx: _Context, max_id: int) -> float:
@@ -619,12 +714,7 @@ def _advance(version: ScoringVersion, customer_ids: list[int]) -> None:
 def _switch(version: ScoringVersion, params: MemoryParameters, customer_ids: list[int], now: datetime) -> None:
     """Make the staged memories of these customers live; recompute the ones whose history
     moved on since they were staged (or who came after)."""
-    locked = list(
-        Customer.objects.select_for_update()
-        .filter(pk__in=customer_ids)
-        .order_by("pk")
-        .values_list("pk", "history_version", "rewrite_version", "ref")
-    )
+    locked = _locked_customers(customer_ids)
     current = {pk: (history_version, rewrite_version) for pk, history_version, rewrite_version, _ in locked}
     refs = {pk: ref for pk, _, _, ref in locked}
     staged = {
@@ -641,8 +731,8 @@ def _switch(version: ScoringVersion, params: MemoryParameters, customer_ids: lis
         )
         journeys: list[JourneyRow] = [tuple(j) for j in row.journeys]
         ready.append(_Recomputed(memory, refs[customer_id], bands.get(customer_id, memory.band), snapshot, journeys))
-    moved_on = [pk for pk in current if pk not in staged]
-    ready += _recompute_locked(moved_on, now, params) if moved_on else []
+    moved_on = [row for row in locked if row[0] not in staged]
+    ready += _refresh_locked(moved_on, now, params, force=True)
     _store(ready, now)
     StagedMemory.objects.filter(version=version, customer_id__in=current).delete()
     _advance(version, customer_ids)

@@ -10,64 +10,61 @@ from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit
 from customers.models import Customer
 from memory.models import ScoringVersion
 from memory.selectors import stale_customer_ids
-from memory.services import memory_refresh, scoring_version_run
+from memory.services import memory_refresh_many, memory_refresh_stale, scoring_version_run
 
 logger = logging.getLogger(__name__)
 
 RETRYABLE = (OperationalError, InterfaceError)
 SWEEP_LIMIT = 20_000
-REFRESH_CHUNK = 500
+REFRESH_CHUNK = 200
 
 
-def _queued_key(customer_id: int) -> str:
-    return f"memory-refresh-queued:{customer_id}"
+REFRESH_QUEUED = "memory-refresh-queued"
+
+# A drain works this long, then queues the next: a task never outlives the broker's
+# visibility timeout (600 s), after which Redis would hand it to a second worker.
+DRAIN_SLICE_SECONDS = 240
 
 
-def schedule_memory_refresh(customer_id: int) -> None:
-    """Refresh this customer's memory after the current transaction commits (coalesced)."""
-    enqueue_after_commit(refresh_customer_memory, customer_id, coalesce_key=_queued_key(customer_id))
+def schedule_memory_refresh() -> None:
+    """Bring every memory that is behind up to date once the current transaction commits.
+
+    One task at a time is queued (coalesced): under a stream of touchpoints one drain
+    refreshes every customer that changed meanwhile, in batches, at a fraction of the cost
+    of a task per customer. What to refresh is read from the database when the task runs,
+    so the task carries no ids and a lost one loses nothing (the sweeper queues another)."""
+    enqueue_after_commit(refresh_stale_memories, coalesce_key=REFRESH_QUEUED)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=RETRYABLE,
-    retry_backoff=1,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=10,
-)
-def refresh_customer_memory(customer_id: int) -> None:
+@shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=10, time_limit=600, soft_time_limit=540)
+def refresh_stale_memories() -> int:
     # Let the next touchpoint queue a new task from here on, before reading anything, so
     # nothing committed after this point can be missed.
     try:
-        cache.delete(_queued_key(customer_id))
+        cache.delete(REFRESH_QUEUED)
     except Exception:
-        logger.warning("could not clear the queued mark of customer %s", customer_id, exc_info=True)
-    try:
-        memory_refresh(customer_id=customer_id)
-    except Customer.DoesNotExist:
-        logger.info("customer %s was deleted before their memory refresh ran", customer_id)
+        logger.warning("could not clear the queued mark of the memory refresh", exc_info=True)
+    refreshed, more = memory_refresh_stale(seconds=DRAIN_SLICE_SECONDS)
+    if more:
+        refresh_stale_memories.delay()
+    return refreshed
 
 
 @shared_task(acks_late=True, autoretry_for=RETRYABLE, retry_backoff=5, max_retries=3)
 def sweep_stale_memories() -> int:
-    """Queue a refresh for every customer whose memory is behind: the safety net that
-    makes a lost task (broker down, worker killed) cost latency, never data."""
-    ids = stale_customer_ids(limit=SWEEP_LIMIT)
-    for customer_id in ids:
-        schedule_memory_refresh(customer_id)
-    if ids:
-        logger.info("sweeper queued %d stale customer memories", len(ids))
-    return len(ids)
+    """Queue a refresh when any memory is behind: the safety net that makes a lost task
+    (broker down, worker killed) cost latency, never data. Queued even if a task seems to
+    be queued already: that mark may belong to the task that was lost."""
+    behind = len(stale_customer_ids(limit=SWEEP_LIMIT))
+    if behind:
+        refresh_stale_memories.delay()
+        logger.info("sweeper found %d stale customer memories and queued a refresh", behind)
+    return behind
 
 
 @shared_task(acks_late=True, autoretry_for=RETRYABLE, retry_backoff=5, max_retries=5, time_limit=600)
 def refresh_memory_chunk(customer_ids: list[int]) -> None:
-    for customer_id in customer_ids:
-        try:
-            memory_refresh(customer_id=customer_id)
-        except Customer.DoesNotExist:
-            continue
+    memory_refresh_many(customer_ids=customer_ids)
 
 
 @shared_task(acks_late=True, autoretry_for=RETRYABLE, retry_backoff=5, max_retries=3)
@@ -79,9 +76,8 @@ def refresh_all_memories() -> int:
     return len(ids)
 
 
-# Each run works this long, then queues the next: a task never outlives the broker's
-# visibility timeout (600 s), after which Redis would hand it to a second worker.
-APPLY_SLICE_SECONDS = 240
+# A scoring version is applied in slices of the same length, for the same reason.
+APPLY_SLICE_SECONDS = DRAIN_SLICE_SECONDS
 
 
 @shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=20, time_limit=600, soft_time_limit=540)

@@ -6,7 +6,8 @@ never import the higher ones. Each stage runs inside the writer's transaction an
 queues or counts: slow work (the memory refresh, webhook delivery) is enqueued after commit.
 
 After touchpoints are recorded, changed or deleted:
-1. the customer's memory is refreshed (queued after commit, coalesced per customer);
+1. the customers' memories are refreshed (one drain queued after commit, coalesced: it
+   refreshes every customer that is behind, in batches);
 2. the dashboard's daily counters count the old rows out and the new rows in;
 3. `interaction.recorded` webhooks are queued for new touchpoints that are news.
 
@@ -31,9 +32,8 @@ from playbooks.tasks import schedule_evaluation
 
 
 def refresh_memories(written: TouchpointsWritten) -> None:
-    if written.refresh_memory:
-        for customer_id in written.customer_ids:
-            schedule_memory_refresh(customer_id)
+    if written.refresh_memory and written.customer_ids:
+        schedule_memory_refresh()
 
 
 def count_in_dashboards(written: TouchpointsWritten) -> None:

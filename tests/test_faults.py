@@ -105,9 +105,9 @@ class Tally:
         return counts
 
 
-def waiting_on_a_row_lock() -> bool:
+def waiting_on_a_lock() -> bool:
     """Whether another session of this database waits for a lock (the worker's refresh,
-    blocked on the customer row this test holds)."""
+    blocked on the table this test holds)."""
     with connection.cursor() as cursor:
         # The test asks from inside its own transaction, where PostgreSQL would keep
         # answering from the first snapshot of the activity table.
@@ -179,13 +179,15 @@ def test_worker_killed_mid_task_converges(redis: RedisServer, stack: Stack, push
     customer_id = all_customer_ids()[0]
     assert redis.queued() >= 1
 
-    # Hold the customer's row so the refresh the worker takes blocks inside the task.
+    # Hold the score history's table so the refresh the worker takes blocks inside the
+    # task, with the customer taken and its memory computed. (Holding the customer's row
+    # would not do: a drain skips customers that others hold, and would finish at once.)
     with connection.cursor() as cursor:
         cursor.execute("BEGIN")
-        cursor.execute("SELECT id FROM customers_customer WHERE id = %s FOR UPDATE", [customer_id])
+        cursor.execute("LOCK TABLE memory_scoresnapshot IN SHARE MODE")
         doomed = stack.start_worker()
-        doomed.wait_for_output("refresh_customer_memory")  # received
-        wait_until(waiting_on_a_row_lock, timeout=30, what="the worker's refresh to wait on the row lock")
+        doomed.wait_for_output("refresh_stale_memories")  # received
+        wait_until(waiting_on_a_lock, timeout=30, what="the worker's refresh to wait on the table lock")
         doomed.kill()
         cursor.execute("COMMIT")
     assert memory_mismatches([customer_id]), "the killed worker cannot have finished the refresh"
@@ -205,7 +207,7 @@ def test_worker_killed_mid_task_converges(redis: RedisServer, stack: Stack, push
     # The score is committed before the worker logs the task's success (it first queues what
     # follows a stored memory, the playbooks' evaluation): wait for the line, do not race it.
     wait_until(
-        lambda: any("refresh_customer_memory" in line and "succeeded" in line for line in survivor.output),
+        lambda: any("refresh_stale_memories" in line and "succeeded" in line for line in survivor.output),
         timeout=30,
         what="the surviving worker to log the refresh it ran",
     )

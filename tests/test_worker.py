@@ -82,7 +82,7 @@ def test_real_worker_updates_the_score_after_a_touchpoint_is_committed(celery_wo
     # but still below neutral (docs/memory-score.md: after a severe failure, recovery never
     # beats never failing).
     assert memory.score + 25 < recovered.score < 50
-    for task_name in ("refresh_customer_memory", "evaluate_pending_playbooks"):
+    for task_name in ("refresh_stale_memories", "evaluate_pending_playbooks"):
         wait_until(
             partial(_logged_success, celery_worker_process, task_name),
             timeout=30,
