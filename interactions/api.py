@@ -263,10 +263,13 @@ class InteractionViewSet(viewsets.ReadOnlyModelViewSet):
     )
     def create(self, request: Request) -> Response:
         [result] = record_payloads([request.data])
+        # A new row is answered as recorded (customer, journey, stage and staff are at hand);
+        # a repeat is read back with them.
+        created = result.interaction if result.status == "created" else None
         return single_response(
             request,
             pushed(result),
-            lambda pk: InteractionSerializer(self.get_queryset().get(pk=pk)).data,
+            lambda pk: InteractionSerializer(created or self.get_queryset().get(pk=pk)).data,
         )
 
     @extend_schema(

@@ -54,14 +54,16 @@ def journey_books(*, earliest: dict[int, datetime], refs: dict[int, set[str]]) -
     }
 
 
+def journey_of(customer_id: int, draft: JourneyDraft) -> Journey:
+    """The row of a journey the rules drew (its pk once saved)."""
+    return Journey(pk=draft.pk, customer_id=customer_id, ref=draft.ref, **{n: getattr(draft, n) for n in SAVED_FIELDS})
+
+
 def journeys_save(books: dict[int, JourneyBook]) -> None:
     """Write back what the rules changed: closes first, so the one-open-journey
     constraint holds at every statement, then the new journeys (their pks filled in)."""
     changed = [
-        Journey(pk=d.pk, customer_id=cid, ref=d.ref, **{name: getattr(d, name) for name in SAVED_FIELDS})
-        for cid, book in books.items()
-        for d in book.journeys
-        if d.changed and d.pk is not None
+        journey_of(cid, d) for cid, book in books.items() for d in book.journeys if d.changed and d.pk is not None
     ]
     # INSERT ... ON CONFLICT (id) DO UPDATE: one statement, where bulk_update builds a CASE
     # expression per field and row that costs more than the whole insert.
@@ -69,13 +71,7 @@ def journeys_save(books: dict[int, JourneyBook]) -> None:
         changed, update_conflicts=True, unique_fields=["id"], update_fields=SAVED_FIELDS, batch_size=1000
     )
     new_drafts = [(cid, d) for cid, book in books.items() for d in book.journeys if d.pk is None]
-    created = Journey.objects.bulk_create(
-        [
-            Journey(customer_id=cid, ref=d.ref, **{name: getattr(d, name) for name in SAVED_FIELDS})
-            for cid, d in new_drafts
-        ],
-        batch_size=500,
-    )
+    created = Journey.objects.bulk_create([journey_of(cid, d) for cid, d in new_drafts], batch_size=500)
     for (_, draft), journey in zip(new_drafts, created, strict=True):
         draft.pk = journey.pk
     for book in books.values():

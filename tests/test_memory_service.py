@@ -3,8 +3,10 @@
 from datetime import timedelta
 from typing import Any
 
+import psycopg2
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
@@ -14,9 +16,10 @@ from interactions.services import interaction_change, interaction_delete
 from journeys.models import Journey
 from memory.models import CustomerMemory, ScoreSnapshot
 from memory.selectors import stale_customer_ids
-from memory.services import memory_parameters, memory_recompute_many, memory_refresh
+from memory.services import memory_parameters, memory_recompute_many, memory_refresh, memory_refresh_stale
 from memory.tasks import REFRESH_QUEUED, refresh_all_memories, schedule_memory_refresh, sweep_stale_memories
 from tests.broker import purge_queue, queued_messages
+from tests.convergence import memory_mismatches
 from tests.factories import T0, CustomerFactory, record
 
 pytestmark = pytest.mark.django_db
@@ -299,3 +302,47 @@ def test_without_a_broker_applying_a_version_runs_beside_the_request_not_in_it(
     assert done.wait(10)
     assert ran_on[0].startswith("rememberly-task")
     assert ran_on[0] != threading.current_thread().name
+
+
+def test_the_drain_refreshes_every_stale_memory_in_batches_and_equals_a_recompute() -> None:
+    appended, rewritten, newcomer, current = (CustomerFactory.create() for _ in range(4))
+    for customer in (appended, rewritten, current):
+        record(customer, days=10)
+        memory_refresh(customer_id=customer.pk)
+    record(appended, days=12, valence=2)  # in order: folded into the stored state
+    record(rewritten, days=2, valence=-2)  # before what the memory knows: from the whole history
+    record(newcomer, days=5, channel="complaint", valence=-2)  # no memory yet
+    stale = [appended.pk, rewritten.pk, newcomer.pk]
+    assert stale_customer_ids(limit=10) == stale
+
+    assert memory_refresh_stale(batch=2) == (3, False)  # a full batch, then a short one
+    assert stale_customer_ids(limit=10) == []
+    assert memory_mismatches([*stale, current.pk]) == []
+    recomputes = dict(CustomerMemory.objects.values_list("customer_id", "full_recomputes"))
+    assert recomputes == {appended.pk: 1, rewritten.pk: 2, newcomer.pk: 1, current.pk: 1}
+
+
+def test_the_drain_stops_when_its_time_is_up_and_says_more_is_waiting() -> None:
+    for _ in range(3):
+        record(CustomerFactory.create())
+    assert memory_refresh_stale(batch=2, seconds=0) == (2, True)
+    assert memory_refresh_stale(batch=2, seconds=0) == (1, False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_drains_take_different_customers() -> None:
+    held, free = CustomerFactory.create(), CustomerFactory.create()
+    record(held)
+    record(free)
+    # Another drain (another connection) is working on `held`: this one skips it.
+    other = psycopg2.connect(**connection.get_connection_params())
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT id FROM customers_customer WHERE id = %s FOR NO KEY UPDATE", [held.pk])
+            assert memory_refresh_stale() == (1, False)
+            assert stale_customer_ids(limit=10) == [held.pk]
+    finally:
+        other.rollback()
+        other.close()
+    assert memory_refresh_stale() == (1, False)
+    assert memory_mismatches([held.pk, free.pk]) == []

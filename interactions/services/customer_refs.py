@@ -70,15 +70,17 @@ def _create(known: _Known) -> set[int]:
     if not known.to_create:
         return set()
     new = [Customer(ref=ref, name=name) for ref, name in known.to_create.items()]
-    created: set[int] = set()
     try:
         with transaction.atomic():
-            created = {c.pk for c in Customer.objects.bulk_create(new)}
+            Customer.objects.bulk_create(new)
     except IntegrityError:
         # A parallel request created one of them first: use theirs, create the rest.
         Customer.objects.bulk_create(new, ignore_conflicts=True)
-    known.by_ref.update({c.ref: c for c in Customer.objects.filter(ref__in=known.to_create)})
-    return created
+        # Which of them are ours is not known (no ids come back): none is counted as ours.
+        known.by_ref.update({c.ref: c for c in Customer.objects.filter(ref__in=known.to_create)})
+        return set()
+    known.by_ref.update({c.ref: c for c in new})
+    return {c.pk for c in new}
 
 
 def customers_for_items(items: Sequence[TouchpointIn], results: Results) -> tuple[dict[int, Customer], set[int]]:

@@ -37,7 +37,7 @@ from interactions.services.recoveries import link_recoveries
 from interactions.services.validation import StageDefaults, validate_touchpoint
 from interactions.signals import TouchpointsWritten, touchpoints_written
 from journeys.models import JourneyStage
-from journeys.services import journey_books, journeys_save
+from journeys.services import journey_books, journey_of, journeys_save
 
 
 def bump_versions(customer_ids: Sequence[int], *, rewrite: bool) -> None:
@@ -215,7 +215,8 @@ def _row(p: Pending, defaults: StageDefaults) -> Interaction:
     assert p.journey.pk is not None  # noqa: S101
     return Interaction(
         customer=p.customer,
-        journey_id=p.journey.pk,
+        # The journey's row, not only its id: the answer to the request shows its ref.
+        journey=journey_of(p.customer.pk, p.journey),
         channel=item.channel,
         direction=item.direction,
         occurred_at=item.occurred_at,
