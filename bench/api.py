@@ -65,14 +65,16 @@ def requester(
     expected: int,
     headers: dict[str, str] | None = None,
     with_touchpoint: bool = False,
+    first: int = 0,
 ) -> Callable[[], Callable[[int], None]]:
-    """For closed_loop: each client thread gets its own connection and sends request n."""
+    """For closed_loop: each client thread gets its own connection and sends request n
+    (touchpoint `first` + n: runs with different `first` send different keys)."""
 
     def make() -> Callable[[int], None]:
         client, rng = Client(port, headers), random.Random()
 
         def call(n: int) -> None:
-            status, body = client.request(method, path, touchpoint(n, 2000, rng) if with_touchpoint else None)
+            status, body = client.request(method, path, touchpoint(first + n, 2000, rng) if with_touchpoint else None)
             if status != expected:
                 raise RuntimeError(f"{method} {path} answered {status}: {body[:200]!r}")
 
@@ -88,9 +90,9 @@ def throughput(port: int, key: str, clients: int, seconds: float) -> tuple[float
     return api_rate(port, key, clients, seconds), bare_rate, insert_rate
 
 
-def api_rate(port: int, key: str, clients: int, seconds: float) -> float:
+def api_rate(port: int, key: str, clients: int, seconds: float, first: int = 0) -> float:
     auth = {"Authorization": f"Api-Key {key}"}
-    post = requester(port, "POST", "/api/v1/interactions/", 201, auth, with_touchpoint=True)
+    post = requester(port, "POST", "/api/v1/interactions/", 201, auth, with_touchpoint=True, first=first)
     return closed_loop(clients, seconds, post)
 
 
@@ -230,7 +232,7 @@ def main() -> None:
         caught_up = seconds_to_catch_up(url)
         print(f"   the worker caught up with {backlog} customers' memories in {caught_up:.1f} s")
         print(f"2b. throughput with the worker running, {args.seconds:.0f} s ...")
-        sustained_rate = api_rate(stack.port, key, args.clients, args.seconds)
+        sustained_rate = api_rate(stack.port, key, args.clients, args.seconds, first=10**9)
         left_behind = memories_behind(url)
         drained = seconds_to_catch_up(url)
         print(f"   {left_behind} memories behind when the load stopped, caught up {drained:.1f} s later")
