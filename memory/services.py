@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import time as time_module
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import reduce
 from typing import Any
 
 from django.conf import settings
@@ -247,12 +249,11 @@ def _touches_after(after: Mapping[int, int]) -> dict[int, list[Touch]]:
     order, in one statement for all of them."""
     found: dict[int, list[Touch]] = {pk: [] for pk in after}
     whole = [pk for pk, last_seen in after.items() if last_seen == 0]
-    condition = Q(customer_id__in=whole) if whole else Q(pk__in=[])
-    for pk, last_seen in after.items():
-        if last_seen:
-            condition |= Q(customer_id=pk, id__gt=last_seen)
-    if after:
-        rows = Interaction.objects.filter(condition).order_by("customer_id", "occurred_at", "id")
+    parts = [Q(customer_id=pk, id__gt=last_seen) for pk, last_seen in after.items() if last_seen]
+    if whole:
+        parts.append(Q(customer_id__in=whole))
+    if parts:
+        rows = Interaction.objects.filter(reduce(operator.or_, parts)).order_by("customer_id", "occurred_at", "id")
         for row in rows.values_list("customer_id", *TOUCH_FIELDS):
             found[row[0]].append(touch_from_row(row[1:]))
     return found

@@ -339,6 +339,9 @@ def test_two_drains_take_different_customers() -> None:
     try:
         with other.cursor() as cursor:
             cursor.execute("SELECT id FROM customers_customer WHERE id = %s FOR NO KEY UPDATE", [held.pk])
+            # A drain that waited for `held` instead of skipping it fails here, not hangs.
+            with connection.cursor() as own:
+                own.execute("SET lock_timeout = '2s'")
             assert memory_refresh_stale() == (1, False)
             assert stale_customer_ids(limit=10) == [held.pk]
     finally:
