@@ -320,6 +320,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 5,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Under a stream of writes the memory drain starts at most this often, and the playbooks'
+# evaluation too: each run takes everything that arrived meanwhile (config/tasking.gather).
+# The first after a quiet spell starts at once.
+MEMORY_GATHER_SECONDS = env.float("MEMORY_GATHER_SECONDS", default=0.2)
+PLAYBOOKS_GATHER_SECONDS = env.float("PLAYBOOKS_GATHER_SECONDS", default=1.0)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "memory-sweep-stale": {

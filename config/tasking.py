@@ -8,6 +8,7 @@ logged, never raised into the request that stored the data.
 
 import contextlib
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -74,3 +75,30 @@ def enqueue_after_commit(
     """Queue `task(*args)` once the current transaction commits (at once outside one).
     `outside_request`: without a broker, run it on a background thread, not inline."""
     transaction.on_commit(lambda: _send(task, args, coalesce_key, outside_request))
+
+
+def gather(task: Task, mark: str, seconds: float) -> None:
+    """Let work gather before a coalesced stage runs: wait until `seconds` after the last
+    run under `mark` began, then note that this run begins now.
+
+    A drain or an evaluation has a fixed cost per run (tens of milliseconds, whatever it
+    takes). Under a stream of writes each commit would find the previous run finished and
+    queue the next, so the worker paid that cost once per write on the cores the web needs;
+    with this wait it pays it at most once per `seconds`, and each run takes everything
+    that arrived meanwhile. When writes are rare the last run is long past: no wait.
+
+    The wait is spent inside the running task, not as a countdown: a countdown message
+    waits in the worker unacknowledged, and kombu's Redis transport crashes the worker
+    when the broker goes away while it holds one. In-process runs (no broker) never wait:
+    they run inside the request that queued them."""
+    if seconds <= 0 or task.request.is_eager:
+        return
+    try:
+        last = cache.get(mark)
+        if last is not None:
+            wait = min(seconds, float(last) + seconds - time.time())
+            if wait > 0:
+                time.sleep(wait)
+        cache.set(mark, time.time(), timeout=max(COALESCE_SECONDS, 2 * seconds))
+    except Exception:  # the cache is down: run now, the stage itself does not need it
+        logger.warning("could not read or note when %s last ran; running at once", task.name, exc_info=True)

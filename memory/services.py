@@ -97,6 +97,7 @@ def _scores_on_or_before(customer_ids: list[int], day: date) -> dict[int, float]
     """Each customer's latest snapshot score on or before `day` (two queries for any number)."""
     latest = dict(
         ScoreSnapshot.objects.filter(customer_id__in=customer_ids, day__lte=day)
+        .order_by()  # the model's ordering (by customer, in their own order) would join the customers
         .values("customer_id")
         .annotate(last=Max("day"))
         .values_list("customer_id", "last")
@@ -232,16 +233,20 @@ def _locked_customers(customer_ids: list[int]) -> list[CustomerRow]:
     )
 
 
-def stale_memories() -> Q:
+def stale_memories(params: MemoryParameters | None = None) -> Q:
     """Customers whose memory is behind their interactions (or who have none yet), or was
     computed under other numbers than the ones in force (a refresh that raced a version
     switch, a switch that died half-way). While a version is being applied, the switch
     itself brings memories to the new numbers: they are not stale for that reason."""
     stale = Q(memory__isnull=True, history_version__gt=0) | Q(history_version__gt=F("memory__history_version"))
     if not ScoringVersion.objects.exclude(apply_phase=ApplyPhase.IDLE).exists():
-        fingerprint = parameters_fingerprint(memory_parameters())
+        fingerprint = parameters_fingerprint(params or memory_parameters())
         stale |= Q(memory__isnull=False) & ~Q(memory__parameters_fingerprint=fingerprint)
     return stale
+
+
+def memories_behind() -> bool:
+    return Customer.objects.filter(stale_memories()).exists()
 
 
 def _touches_after(after: Mapping[int, int]) -> dict[int, list[Touch]]:
@@ -416,14 +421,15 @@ def memory_refresh_stale(*, batch: int = STALE_BATCH, seconds: float | None = No
     refreshed = 0
     while True:
         with transaction.atomic():
+            params = memory_parameters()
             customers = list(
-                Customer.objects.filter(stale_memories())
+                Customer.objects.filter(stale_memories(params))
                 .select_for_update(no_key=True, skip_locked=True, of=("self",))
                 .order_by("pk")
                 .values_list("pk", "history_version", "rewrite_version", "ref")[:batch]
             )
             now = timezone.now()
-            _store(_refresh_locked(customers, now, memory_parameters()), now)
+            _store(_refresh_locked(customers, now, params), now)
         refreshed += len(customers)
         if len(customers) < batch:
             return refreshed, False

@@ -3,14 +3,15 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 
-from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit
+from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit, gather
 from customers.models import Customer
 from memory.models import ScoringVersion
 from memory.selectors import stale_customer_ids
-from memory.services import memory_refresh_many, memory_refresh_stale, scoring_version_run
+from memory.services import memories_behind, memory_refresh_many, memory_refresh_stale, scoring_version_run
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +37,29 @@ def schedule_memory_refresh() -> None:
     enqueue_after_commit(refresh_stale_memories, coalesce_key=REFRESH_QUEUED)
 
 
+DRAIN_STARTED = "memory-drain-started"
+
+
 @shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=10, time_limit=600, soft_time_limit=540)
 def refresh_stale_memories() -> int:
+    if memories_behind():  # else a drain before this one took it all: nothing to wait for
+        # The queued mark is still set while it gathers: touchpoints stored meanwhile
+        # queue no task of their own, this one takes them.
+        gather(refresh_stale_memories, DRAIN_STARTED, settings.MEMORY_GATHER_SECONDS)
     # Let the next touchpoint queue a new task from here on, before reading anything, so
     # nothing committed after this point can be missed.
-    try:
-        cache.delete(REFRESH_QUEUED)
-    except Exception:
-        logger.warning("could not clear the queued mark of the memory refresh", exc_info=True)
+    _clear_queued_mark()
     refreshed, more = memory_refresh_stale(seconds=DRAIN_SLICE_SECONDS)
     if more:
         refresh_stale_memories.delay()
     return refreshed
+
+
+def _clear_queued_mark() -> None:
+    try:
+        cache.delete(REFRESH_QUEUED)
+    except Exception:
+        logger.warning("could not clear the queued mark of the memory refresh", exc_info=True)
 
 
 @shared_task(acks_late=True, autoretry_for=RETRYABLE, retry_backoff=5, max_retries=3)

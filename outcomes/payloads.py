@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from config.rest.fields import AwareDateTimeField, Text
-from config.rest.pushing import Pushed, PushedRecord
+from config.rest.pushing import Pushed, PushedRecord, reused
 from outcomes.models import NOTE_MAX_LENGTH, OutcomeKind
 from outcomes.services import OutcomeIn, OutcomeResult, outcomes_record_many
 
@@ -27,7 +27,7 @@ def _pushed(result: OutcomeResult) -> Pushed:
 
 def record_outcome_payloads(payloads: list[Any], *, recorded_by: User | None) -> list[Pushed]:
     """Parse and record many outcomes; a malformed one is reported, not fatal."""
-    parser = OutcomeInSerializer()
+    parser = reused(OutcomeInSerializer)
     parsed: list[OutcomeIn | dict[str, list[str]]] = []
     for payload in payloads:
         try:

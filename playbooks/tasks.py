@@ -4,13 +4,14 @@ import logging
 from collections.abc import Iterable
 
 from celery import shared_task
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import MANAGERS
-from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit
+from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit, gather
 from playbooks.notify import digest_email
 from playbooks.selectors import digest_for
 from playbooks.services import (
@@ -57,8 +58,18 @@ def _note_and_queue(customer_ids: list[int]) -> None:
     enqueue_after_commit(evaluate_pending_playbooks, coalesce_key=EVALUATION_QUEUED)
 
 
-@shared_task(**RETRY_ON_DATABASE_OUTAGE, max_retries=5, time_limit=500, soft_time_limit=480)
+EVALUATION_STARTED = "playbooks-evaluation-started"
+
+
+# Acknowledged when it starts, not when done: it may wait (gather) first, and a message
+# held unacknowledged while Redis goes away crashes the worker (config/tasking.gather).
+# Nothing is lost with it: the notes are deleted in the transaction that evaluates them,
+# so a worker that dies leaves them for the five-minute pass.
+@shared_task(**{**RETRY_ON_DATABASE_OUTAGE, "acks_late": False}, max_retries=5, time_limit=500, soft_time_limit=480)
 def evaluate_pending_playbooks() -> int:
+    # The queued mark is still set while it gathers: scores stored meanwhile queue no task
+    # of their own, this one takes them.
+    gather(evaluate_pending_playbooks, EVALUATION_STARTED, settings.PLAYBOOKS_GATHER_SECONDS)
     # From here on a new score queues a new task, before anything is read, so nothing
     # noted after this point waits for the five-minute pass.
     try:

@@ -6,6 +6,7 @@ duplicated and that every score converges to a recompute.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from customers.models import Customer
@@ -24,6 +26,8 @@ from tests.convergence import duplicated_keys, memory_mismatches
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 START = datetime(2026, 1, 5, 9, tzinfo=UTC)
+# How a Celery worker logs a drain it ran, and how many memories it refreshed.
+DRAIN_SUCCEEDED = re.compile(r"refresh_stale_memories\[[^\]]*\] succeeded in [0-9.e-]+s: (\d+)")
 
 
 @pytest.fixture
@@ -217,8 +221,9 @@ def test_worker_killed_mid_task_converges(redis: RedisServer, stack: Stack, push
 
 def test_concurrent_pushes_for_one_and_many_customers_equal_a_recompute(stack: Stack, push_key: str) -> None:
     stack.start_web(workers=4)
-    stack.start_worker(pool="prefork", concurrency=2)
+    worker = stack.start_worker(pool="prefork", concurrency=2)
     tally, threads_count, per_thread = Tally(), 8, 40
+    started = time.monotonic()
     errors: list[BaseException] = []
 
     def client(offset: int) -> None:
@@ -257,8 +262,20 @@ def test_concurrent_pushes_for_one_and_many_customers_equal_a_recompute(stack: S
     for thread in racers:
         thread.join()
     assert sorted(answers) == [200] * 9 + [201]
+    pushing_seconds = time.monotonic() - started
 
     converge(stack, timeout=120)
+    # The drains were gathered (config/tasking.gather): one that found memories behind
+    # began at least MEMORY_GATHER_SECONDS after the one before, not one per touchpoint.
+    working_drains = [
+        int(found.group(1))
+        for line in worker.output
+        if (found := DRAIN_SUCCEEDED.search(line)) and found.group(1) != "0"
+    ]
+    gather_seconds = settings.MEMORY_GATHER_SECONDS or pushing_seconds  # 0 turns gathering off
+    assert len(working_drains) <= pushing_seconds / gather_seconds + 5, (
+        f"{len(working_drains)} drains in {pushing_seconds:.1f} s of pushes"
+    )
     counts = tally.report(f"{threads_count} concurrent clients, then 10 identical requests at once")
     assert counts == {
         "requests": total + total // 5 + 10,

@@ -1,5 +1,6 @@
 """The memory engine wired to the database: running state, recomputes, sweeper, trends."""
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,14 @@ from journeys.models import Journey
 from memory.models import CustomerMemory, ScoreSnapshot
 from memory.selectors import stale_customer_ids
 from memory.services import memory_parameters, memory_recompute_many, memory_refresh, memory_refresh_stale
-from memory.tasks import REFRESH_QUEUED, refresh_all_memories, schedule_memory_refresh, sweep_stale_memories
+from memory.tasks import (
+    DRAIN_STARTED,
+    REFRESH_QUEUED,
+    refresh_all_memories,
+    refresh_stale_memories,
+    schedule_memory_refresh,
+    sweep_stale_memories,
+)
 from tests.broker import purge_queue, queued_messages
 from tests.convergence import memory_mismatches
 from tests.factories import T0, CustomerFactory, record
@@ -168,6 +176,48 @@ def test_a_burst_of_writes_queues_one_task_on_the_real_broker(
     after = queued_messages()
     purge_queue()
     assert after - before == 1
+
+
+def test_a_drain_under_a_stream_waits_out_the_gather_time_and_then_takes_everything(
+    customer: Customer, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """Run as a worker runs it (not eager): the drain after another that began a moment
+    ago waits out the rest of the gather time, still holding the queued mark so the writes
+    meanwhile queue nothing, and then takes every customer that is behind."""
+    settings.MEMORY_GATHER_SECONDS = 0.5
+    waits: list[float] = []
+    monkeypatch.setattr("config.tasking.time.sleep", waits.append)
+    others = CustomerFactory.create_batch(2)
+    for someone in (customer, *others):
+        record(someone, at=timezone.now() - timedelta(hours=1), valence=1)
+    cache.set(DRAIN_STARTED, time.time())
+    cache.set(REFRESH_QUEUED, 1)
+
+    assert refresh_stale_memories.run() == 3
+    [wait] = waits
+    assert 0.3 < wait <= 0.5
+    assert cache.get(REFRESH_QUEUED) is None  # cleared after the wait: the next write queues
+    assert not memory_mismatches([customer.pk, *(o.pk for o in others)])
+
+    # Nothing behind: no wait, whenever the last drain began.
+    cache.set(DRAIN_STARTED, time.time())
+    assert refresh_stale_memories.run() == 0
+    assert waits == [wait]
+
+
+def test_a_drain_after_a_quiet_spell_or_run_in_process_does_not_wait(
+    customer: Customer, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.MEMORY_GATHER_SECONDS = 30
+    waits: list[float] = []
+    monkeypatch.setattr("config.tasking.time.sleep", waits.append)
+    record(customer, at=timezone.now() - timedelta(hours=1), valence=1)
+    cache.set(DRAIN_STARTED, time.time() - 60)
+    assert refresh_stale_memories.run() == 1
+    record(customer, at=timezone.now(), valence=-1)
+    # In-process (no broker) the drain runs inside the request that queued it: never waits.
+    assert refresh_stale_memories.apply().get() == 1
+    assert waits == []
 
 
 def test_backfilled_history_matches_what_was_known_each_day(customer: Customer) -> None:

@@ -5,6 +5,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope
 from django.contrib.auth.models import User
 from django.core import mail
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.test import Client
@@ -44,7 +46,7 @@ from playbooks.services import (
     task_snooze,
     tasks_follow_up,
 )
-from playbooks.tasks import evaluate_all_playbooks
+from playbooks.tasks import EVALUATION_QUEUED, EVALUATION_STARTED, evaluate_all_playbooks, evaluate_pending_playbooks
 from tests.factories import CustomerFactory, SegmentFactory, UserFactory, record
 
 pytestmark = pytest.mark.django_db
@@ -445,6 +447,28 @@ def test_a_stored_score_notes_the_customer_and_one_evaluation_takes_every_note(
         record(owned, at=timezone.now(), channel="complaint", valence=-2, intensity=5, refresh_memory=True)
     assert CustomerMemory.objects.get(customer=owned).band == Band.AT_RISK
     assert Task.objects.get().customer == owned
+    assert not PendingEvaluation.objects.exists()
+
+
+def test_an_evaluation_soon_after_another_waits_and_takes_every_note(
+    owned: Customer, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """As a worker runs it: under a stream of scores the evaluation starts at most once per
+    PLAYBOOKS_GATHER_SECONDS (config/tasking.gather), holding the queued mark meanwhile."""
+    settings.PLAYBOOKS_GATHER_SECONDS = 2
+    waits: list[float] = []
+    monkeypatch.setattr("config.tasking.time.sleep", waits.append)
+    _only(TriggerKind.AT_RISK)
+    others = [CustomerFactory.create() for _ in range(2)]
+    for customer in [owned, *others]:
+        _memory(customer)
+    evaluations_pend([owned.pk, *(o.pk for o in others)])
+    cache.set(EVALUATION_STARTED, time.time())
+    cache.set(EVALUATION_QUEUED, 1)
+    assert evaluate_pending_playbooks.run() == 3
+    [wait] = waits
+    assert 1.5 < wait <= 2
+    assert cache.get(EVALUATION_QUEUED) is None
     assert not PendingEvaluation.objects.exists()
 
 
