@@ -281,6 +281,58 @@ def test_each_key_has_its_own_rate_limit(key_for: Callable[[str], str], monkeypa
     cache.clear()
 
 
+def _throttle(rate: str, now: float, monkeypatch: pytest.MonkeyPatch) -> PerClientThrottle:
+    monkeypatch.setattr(PerClientThrottle, "THROTTLE_RATES", {"client": rate})
+    throttle = PerClientThrottle()
+    throttle.timer = lambda: now
+    return throttle
+
+
+def test_the_rate_limit_counts_every_request_of_parallel_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against the real Redis: 12 clients at once, 40 requests each, a budget of 100: exactly
+    100 pass. (DRF's throttle reads and rewrites one list per request: parallel requests
+    overwrote each other's entries and more got through.)"""
+    from django.core.cache import cache
+
+    cache.clear()
+    monkeypatch.setattr(PerClientThrottle, "THROTTLE_RATES", {"client": "100/hour"})
+    key = APIKey(pk=987654, name="parallel")
+    request = cast(Any, type("R", (), {"auth": key, "user": None})())
+    allowed: list[bool] = []
+    barrier = threading.Barrier(12)
+
+    def client() -> None:
+        barrier.wait()
+        allowed.extend(PerClientThrottle().allow_request(request, None) for _ in range(40))
+
+    threads = [threading.Thread(target=client) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert allowed.count(True) == 100
+    cache.clear()
+
+
+def test_the_rate_limit_slides_and_says_when_to_come_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted per minute, judged over the last 60 s: the last minute's requests weigh by
+    how much of it the sliding window still covers."""
+    from django.core.cache import cache
+
+    cache.clear()
+    start = 6000 * 60.0  # the start of a minute
+    for _ in range(10):
+        assert _throttle("10/min", start + 1, monkeypatch)._allow("k", start + 1)
+    refused = _throttle("10/min", start + 2, monkeypatch)
+    assert not refused._allow("k", start + 2)
+    # Nothing fits before the next minute, and then only once the full one weighs 9/10.
+    assert refused.wait() == pytest.approx(58 + 6)
+    assert not _throttle("10/min", start + 63, monkeypatch)._allow("k", start + 63)  # weighs 9.5 + 1
+    assert _throttle("10/min", start + 66.5, monkeypatch)._allow("k", start + 66.5)  # 8.9 + 1
+    assert not _throttle("10/min", start + 66.6, monkeypatch)._allow("k", start + 66.6)  # 8.9 + 1 + 1
+    cache.clear()
+
+
 # --- push one ------------------------------------------------------------------------------
 def test_push_creates_customer_and_interaction(
     key_for: Callable[[str], str], django_capture_on_commit_callbacks: Any
