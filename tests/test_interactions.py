@@ -8,7 +8,13 @@ from django.utils import timezone
 
 from customers.models import Customer
 from interactions.models import Interaction
-from interactions.services import interaction_change, interaction_delete, interaction_record
+from interactions.services import (
+    TouchpointIn,
+    interaction_change,
+    interaction_delete,
+    interaction_record,
+    interactions_record_many,
+)
 from journeys.models import Journey
 from tests.factories import T0, CustomerFactory, record
 
@@ -48,6 +54,29 @@ def test_repeat_push_returns_existing_interaction(customer: Customer) -> None:
     assert again.interaction.pk == first.interaction.pk
     assert again.interaction.valence == 1  # the stored item, not the repeat's payload
     assert Interaction.objects.count() == 1
+
+
+def test_a_retry_that_is_malformed_or_names_what_is_gone_still_answers_duplicate(customer: Customer) -> None:
+    """A retry must never turn a success into an error, whatever else is wrong with it
+    now; a bad item repeating the key of one stored by the same batch stays an error."""
+    stored = record(customer, source="crm", external_id="r-1")
+    retries = [
+        TouchpointIn(customer=customer, channel="call", valence=9, occurred_at=T0, source="crm", external_id="r-1"),
+        TouchpointIn(
+            customer=customer, channel="call", valence=1, occurred_at=T0, source="crm", external_id="r-1", stage="gone"
+        ),
+        TouchpointIn(
+            customer=customer, channel="call", valence=1, occurred_at=T0, source="crm", external_id="r-1", resolves=4242
+        ),
+        TouchpointIn(customer=customer, channel="call", valence=1, occurred_at=T0, source="crm", external_id="new"),
+        TouchpointIn(customer=customer, channel="call", valence=7, occurred_at=T0, source="crm", external_id="new"),
+    ]
+    results = interactions_record_many(items=retries)
+    assert [r.status for r in results] == ["duplicate", "duplicate", "duplicate", "created", "error"]
+    assert {r.interaction.pk for r in results[:3] if r.interaction} == {stored.pk}
+    assert "valence" in results[4].errors
+    customer.refresh_from_db()
+    assert customer.history_version == 2  # the one new touchpoint; the retries changed nothing
 
 
 def test_same_external_id_from_another_source_is_another_interaction(customer: Customer) -> None:

@@ -50,3 +50,14 @@ def test_embedded_default_is_sqlite_with_in_process_tasks() -> None:
         timeout=60,
     )
     assert result.stdout.split() == ["django.db.backends.sqlite3", "True"], result.stderr
+
+
+def test_the_redis_cache_keeps_its_client_objects() -> None:
+    """config/cache.py: one redis client per kind of call, not a new one per call."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    cache.set("client-reuse", 41)
+    assert cache.incr("client-reuse") == 42
+    assert cache._cache.get_client(write=True) is client  # type: ignore[attr-defined]
+    cache.delete("client-reuse")

@@ -4,7 +4,7 @@ batch of one), idempotent on (source, external_id).
 A batch is validated without per-item queries, customers are locked (in id order, so two
 batches never deadlock), journeys assigned in memory (journeys/rules.py) and the rows
 inserted set-based. Locking the customer rows serialises the writes of one customer
-(journey assignment, the idempotency re-check, the version counters the memory engine
+(journey assignment, the idempotency check, the version counters the memory engine
 reads) while writes for different customers run in parallel. What follows a write (memory,
 dashboards, webhooks) is announced to the stages of pipeline/stages.py.
 """
@@ -73,12 +73,21 @@ def _validate_items(items: Sequence[TouchpointIn]) -> tuple[Results, list[Key | 
     return results, keys
 
 
-def _answer_stored_keys(keys: list[Key | None], results: Results) -> None:
-    # A stored key answers "duplicate" even when the repeat is malformed: a retry must
-    # never turn a success into an error.
-    existing = stored_by_key({k for k in keys if k is not None})
+def _answer_refused_repeats(keys: list[Key | None], results: Results, stored_now: set[Key]) -> None:
+    """A refused item whose key was stored before answers "duplicate", even when the
+    repeat is malformed or names what no longer exists: a retry must never turn a
+    success into an error. (Only refused items are looked up here: the items stored or
+    answered as duplicates were checked under the customers' locks.)"""
+    refused = {
+        key
+        for key, result in zip(keys, results, strict=True)
+        if key is not None and key not in stored_now and result is not None and result.status == "error"
+    }
+    if not refused:
+        return
+    existing = stored_by_key(refused)
     for index, key in enumerate(keys):
-        if key in existing:
+        if key in existing and key not in stored_now:
             results[index] = ItemResult("duplicate", interaction=existing[key])
 
 
@@ -123,12 +132,11 @@ def interactions_record_many(
 
     `notify_webhooks=False` is for history imports: old touchpoints are not news."""
     results, keys = _validate_items(items)
-    _answer_stored_keys(keys, results)
     defaults = StageDefaults()
     customers, new_customers = customers_for_items(items, results)
     pending, first_of_key = _pending_items(items, keys, results, customers, defaults)
     link_recoveries(pending, results)
-    pending = _lock_and_recheck([p for p in pending if results[p.index] is None], results)
+    pending = _lock_and_check([p for p in pending if results[p.index] is None], results)
     if pending:
         try:
             with transaction.atomic():
@@ -142,6 +150,7 @@ def interactions_record_many(
                 items=items, refresh_memory=refresh_memory, notify_webhooks=notify_webhooks, _retry=False
             )
         _announce_created(pending, results, refresh_memory=refresh_memory, news=notify_webhooks)
+    _answer_refused_repeats(keys, results, stored_now={(p.source, p.external_id) for p in pending})
     # A customer created for touchpoints that were all refused is not kept: nothing
     # half-written. Still uncommitted, so no other request can be using it.
     unused = new_customers - {p.customer.pk for p in pending}
@@ -150,18 +159,18 @@ def interactions_record_many(
     return _answer_repeats(keys, first_of_key, results)
 
 
-def _lock_and_recheck(pending: list[Pending], results: Results) -> list[Pending]:
-    """Lock the customers in id order (no deadlock between batches), then look again: a
-    request that held these locks before us has committed, and READ COMMITTED shows its
-    rows. The items still to store."""
+def _lock_and_check(pending: list[Pending], results: Results) -> list[Pending]:
+    """Lock the customers in id order (no deadlock between batches), then look for the
+    keys: a request that held these locks before us has committed, and READ COMMITTED
+    shows its rows. The items still to store."""
     customer_ids = sorted({p.customer.pk for p in pending})
     if not customer_ids:
         return pending
     list(Customer.objects.select_for_update().filter(pk__in=customer_ids).order_by("pk").values_list("pk"))
-    again = stored_by_key({(p.source, p.external_id) for p in pending})
+    stored = stored_by_key({(p.source, p.external_id) for p in pending})
     for p in pending:
-        if (p.source, p.external_id) in again:
-            results[p.index] = ItemResult("duplicate", interaction=again[(p.source, p.external_id)])
+        if (p.source, p.external_id) in stored:
+            results[p.index] = ItemResult("duplicate", interaction=stored[(p.source, p.external_id)])
     return [p for p in pending if results[p.index] is None]
 
 
