@@ -168,6 +168,10 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Small tables read by every write are kept per process only when the cache that says
+# they changed is shared by every process (config/kept.py): not in the embedded demo, where
+# a management command run beside the server would not reach its memory.
+KEEP_SMALL_TABLES = bool(REDIS_URL)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

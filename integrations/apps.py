@@ -7,3 +7,6 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from integrations.services import keep_subscriptions_current
+
+        keep_subscriptions_current()

@@ -16,6 +16,7 @@ from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from config.kept import KeptTable, keep_current
 from integrations.egress import ForbiddenDestination, opener_for, resolve_destination
 from integrations.models import DeliveryStatus, Event, WebhookDelivery, WebhookSubscription
 from integrations.signing import HEADER, sign
@@ -31,8 +32,16 @@ STRANDED_AFTER = timedelta(minutes=15)
 UNRECOVERED_LOOKBACK = timedelta(days=30)
 
 
+# Asked on every write, changed by an administrator now and then (config/kept.py).
+ACTIVE_SUBSCRIPTIONS = KeptTable("webhook-subscriptions", lambda: list(WebhookSubscription.objects.filter(active=True)))
+
+
+def keep_subscriptions_current() -> None:
+    keep_current(ACTIVE_SUBSCRIPTIONS, WebhookSubscription)
+
+
 def subscriptions_for(event: Event) -> list[WebhookSubscription]:
-    return [s for s in WebhookSubscription.objects.filter(active=True) if s.wants(event)]
+    return [s for s in ACTIVE_SUBSCRIPTIONS.get() if s.wants(event)]
 
 
 @transaction.atomic

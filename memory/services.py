@@ -24,6 +24,7 @@ from audit.services import audit_record
 from config.announce import announce
 from customers.models import Customer
 from interactions.models import MAX_INTENSITY, MIN_INTENSITY, ChannelDefault, Interaction
+from interactions.services.validation import STAGE_TABLES
 from journeys.models import Journey
 from memory.engine import (
     JourneyMemory,
@@ -756,6 +757,7 @@ def _activate(version: ScoringVersion, now: datetime) -> None:
         old.save(update_fields=["status"])
     for channel, intensity in version.channel_intensities.items():
         ChannelDefault.objects.filter(channel=channel).update(intensity=intensity)
+    STAGE_TABLES.changed()  # a queryset update sends no signal
     version.status = VersionStatus.ACTIVE
     version.apply_phase = ApplyPhase.SWITCHING
     version.apply_done, version.apply_cursor = 0, 0

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from config.kept import KeptTable, keep_current
 from config.validation import Errors, moment_errors, retry_key_errors
 from interactions.models import RATING_RANGES, SUMMARY_MAX_LENGTH, Channel, ChannelDefault, Direction, RatingScale
 from journeys.models import JourneyStage
@@ -66,14 +67,28 @@ def validate_touchpoint(
     return errors
 
 
+StageTables = tuple[dict[str, JourneyStage], dict[int, JourneyStage], dict[str, ChannelDefault]]
+
+
+def _read_stage_tables() -> StageTables:
+    stages = {stage.key: stage for stage in JourneyStage.objects.all()}
+    return stages, {stage.pk: stage for stage in stages.values()}, {d.channel: d for d in ChannelDefault.objects.all()}
+
+
+# Read by every write, changed by an administrator now and then (config/kept.py).
+STAGE_TABLES = KeptTable("journey-stages", _read_stage_tables)
+
+
+def keep_stage_tables_current() -> None:
+    keep_current(STAGE_TABLES, JourneyStage, ChannelDefault)
+
+
 class StageDefaults:
-    """The journey stages and each channel's default stage and intensity: two small
-    queries per batch, whatever its size."""
+    """The journey stages and each channel's default stage and intensity, as this
+    process keeps them (no query while they are unchanged)."""
 
     def __init__(self) -> None:
-        self.stages = {stage.key: stage for stage in JourneyStage.objects.all()}
-        self.stages_by_id = {stage.pk: stage for stage in self.stages.values()}
-        self.defaults = {d.channel: d for d in ChannelDefault.objects.all()}
+        self.stages, self.stages_by_id, self.defaults = STAGE_TABLES.get()
 
     def stage(self, given: object, channel: str) -> tuple[JourneyStage | None, str]:
         """The stage given (an object or a key), or the channel's default; else why not."""
