@@ -109,6 +109,28 @@ def aggregate_reference(url: str) -> float:
         return len(rows) / (time.perf_counter() - started)
 
 
+# How a drain finds the customers whose memory is behind (memory.services.stale_customer_ids,
+# its history part), and the join on the memories it replaced.
+BEHIND_NOW = "SELECT id FROM customers_customer WHERE history_version > memory_version ORDER BY id LIMIT 200"
+BEHIND_BEFORE = (
+    "SELECT c.id FROM customers_customer c LEFT JOIN memory_customermemory m ON m.customer_id = c.id "
+    "WHERE (c.history_version > 0 AND m.customer_id IS NULL) OR c.history_version > m.history_version "
+    "ORDER BY c.id LIMIT 200"
+)
+
+
+def query_ms(url: str, sql: str, repeats: int = 20) -> float:
+    """Median milliseconds of one query, run `repeats` times."""
+    times = []
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        for _ in range(repeats):
+            started = time.perf_counter()
+            cur.execute(sql)
+            cur.fetchall()
+            times.append(time.perf_counter() - started)
+    return median(times) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", default="rememberly_scale")
@@ -144,6 +166,10 @@ def main() -> None:
                      f"{rate:,.0f} customers/s ({rate / reference:.3f}x)",
                      f"SQL GROUP BY customer: {reference:,.0f} customers/s"))  # fmt: skip
         rows.append(("6. peak RSS, recompute process", "-", f"{rss:.0f} MiB", f"{args.processes} processes"))
+    # Every drain asks this, and after a recompute no memory is behind: the whole scan.
+    rows.append((f"drain: find the memories behind (none is), {size}", "-",
+                 f"{query_ms(url, BEHIND_NOW):.1f} ms",
+                 f"the join on the memories it replaced: {query_ms(url, BEHIND_BEFORE):.0f} ms"))  # fmt: skip
     with running_stack(url, web_workers=2, worker_processes=0) as stack:
         session = Client(stack.port, login(stack.port, "bench-manager", password))
         api = Client(stack.port, {"Authorization": f"Api-Key {key}"})

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class Segment(models.Model):
@@ -44,6 +44,10 @@ class Customer(models.Model):
     # a plain comparison and an edited past forces a full recompute.
     history_version = models.PositiveBigIntegerField(default=0, editable=False)
     rewrite_version = models.PositiveBigIntegerField(default=0, editable=False)
+    # The history version the stored memory has seen, written with the memory: a customer
+    # whose memory is behind is found by a partial index on this table alone (reading the
+    # memories to compare took 275 ms at 100,000 customers, on every drain).
+    memory_version = models.PositiveBigIntegerField(default=0, db_default=0, editable=False)
     churned_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="Set while their latest lifecycle outcome is a churn."
     )
@@ -58,7 +62,12 @@ class Customer(models.Model):
             models.CheckConstraint(condition=Q(kind__in=CustomerKind.values), name="customer_kind_valid"),
         ]
         # With the id, the directory's pages by name read their keys from the index alone.
-        indexes = [models.Index(fields=["name", "id"], name="customer_name_id_idx")]
+        indexes = [
+            models.Index(fields=["name", "id"], name="customer_name_id_idx"),
+            models.Index(
+                fields=["id"], condition=Q(history_version__gt=F("memory_version")), name="customer_memory_behind"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.ref})"

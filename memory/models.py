@@ -63,6 +63,8 @@ class CustomerMemory(MemoryReading):
             # declare NULLS LAST in an index.
             models.Index(fields=["score", "customer"], name="memory_score_idx"),
             models.Index(fields=["trend_30d", "customer"], name="memory_trend_idx"),
+            # Memories computed under other numbers than the ones in force (memory/services.py).
+            models.Index(fields=["parameters_fingerprint"], name="memory_fingerprint_idx"),
         ]
 
     def __str__(self) -> str:

@@ -4,17 +4,10 @@ from dataclasses import dataclass, field
 
 from django.db.models import F, Q
 
-from customers.models import Customer
 from interactions.models import RATING_RANGES, Interaction, RatingScale
 from memory.calibration import Answer
 from memory.engine import Touch
-from memory.services import TOUCH_FIELDS, stale_memories, touch_from_row
-
-
-def stale_customer_ids(*, limit: int) -> list[int]:
-    """The first `limit` customers whose memory is behind (memory.services.stale_memories)."""
-    return list(Customer.objects.filter(stale_memories()).order_by("id").values_list("id", flat=True)[:limit])
-
+from memory.services import TOUCH_FIELDS, touch_from_row
 
 HISTORY_CHUNK = 2000
 

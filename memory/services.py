@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from audit.models import Action
@@ -234,20 +234,34 @@ def _locked_customers(customer_ids: list[int]) -> list[CustomerRow]:
     )
 
 
-def stale_memories(params: MemoryParameters | None = None) -> Q:
-    """Customers whose memory is behind their interactions (or who have none yet), or was
-    computed under other numbers than the ones in force (a refresh that raced a version
-    switch, a switch that died half-way). While a version is being applied, the switch
-    itself brings memories to the new numbers: they are not stale for that reason."""
-    stale = Q(memory__isnull=True, history_version__gt=0) | Q(history_version__gt=F("memory__history_version"))
-    if not ScoringVersion.objects.exclude(apply_phase=ApplyPhase.IDLE).exists():
-        fingerprint = parameters_fingerprint(params or memory_parameters())
-        stale |= Q(memory__isnull=False) & ~Q(memory__parameters_fingerprint=fingerprint)
-    return stale
+def stale_customer_ids(*, limit: int, params: MemoryParameters | None = None) -> list[int]:
+    """The first `limit` customers, by id, whose memory is behind their interactions (or
+    who have none yet), or was computed under other numbers than the ones in force (a
+    refresh that raced a version switch, a switch that died half-way). While a version is
+    being applied, the switch itself brings memories to the new numbers: they are not
+    stale for that reason. Two index reads, whatever the number of customers: a partial
+    index on the customers whose history moved past what their memory has seen, and one
+    on the memories' fingerprints."""
+    behind = list(
+        Customer.objects.filter(history_version__gt=F("memory_version"))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if ScoringVersion.objects.exclude(apply_phase=ApplyPhase.IDLE).exists():
+        return behind
+    fingerprint = parameters_fingerprint(params or memory_parameters())
+    # Not "!= fingerprint": two ranges, which the index can serve.
+    other_numbers = Q(parameters_fingerprint__lt=fingerprint) | Q(parameters_fingerprint__gt=fingerprint)
+    outdated = list(
+        CustomerMemory.objects.filter(other_numbers)
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)[:limit]
+    )
+    return sorted({*behind, *outdated})[:limit]
 
 
 def memories_behind() -> bool:
-    return Customer.objects.filter(stale_memories()).exists()
+    return bool(stale_customer_ids(limit=1))
 
 
 def _touches_after(after: Mapping[int, int]) -> dict[int, list[Touch]]:
@@ -361,6 +375,9 @@ def _store(recomputed: list[_Recomputed], now: datetime) -> None:
     CustomerMemory.objects.bulk_create(
         [r.memory for r in recomputed], update_conflicts=True, unique_fields=["customer"], update_fields=MEMORY_FIELDS
     )
+    # The customers' side of "is the memory behind?" (their rows are locked by the caller).
+    seen = CustomerMemory.objects.filter(customer_id=OuterRef("pk")).values("history_version")[:1]
+    Customer.objects.filter(pk__in=[r.memory.customer_id for r in recomputed]).update(memory_version=Subquery(seen))
     _save_snapshots([r.snapshot for r in recomputed])
     _write_journeys([row for r in recomputed for row in r.journeys])
     _announce_stored([(r.memory, r.ref, r.previous_band) for r in recomputed], now)
@@ -423,11 +440,13 @@ def memory_refresh_stale(*, batch: int = STALE_BATCH, seconds: float | None = No
     while True:
         with transaction.atomic():
             params = memory_parameters()
+            # A customer another drain holds is skipped; one it refreshed meanwhile is
+            # refreshed again, to the same score.
             customers = list(
-                Customer.objects.filter(stale_memories(params))
+                Customer.objects.filter(pk__in=stale_customer_ids(limit=batch, params=params))
                 .select_for_update(no_key=True, skip_locked=True, of=("self",))
                 .order_by("pk")
-                .values_list("pk", "history_version", "rewrite_version", "ref")[:batch]
+                .values_list("pk", "history_version", "rewrite_version", "ref")
             )
             now = timezone.now()
             _store(_refresh_locked(customers, now, params), now)

@@ -10,8 +10,13 @@ from django.db import InterfaceError, OperationalError
 from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit, gather
 from customers.models import Customer
 from memory.models import ScoringVersion
-from memory.selectors import stale_customer_ids
-from memory.services import memories_behind, memory_refresh_many, memory_refresh_stale, scoring_version_run
+from memory.services import (
+    memories_behind,
+    memory_refresh_many,
+    memory_refresh_stale,
+    scoring_version_run,
+    stale_customer_ids,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,7 @@ from dashboards.models import DailyStat
 from integrations.models import APIKey, WebhookDelivery, WebhookSubscription
 from memory.engine import SECONDS_PER_DAY, MemoryParameters, Touch, score_of
 from memory.models import CustomerMemory
-from memory.selectors import stale_customer_ids
-from memory.services import memory_parameters, memory_refresh
+from memory.services import memory_parameters, memory_refresh, stale_customer_ids
 from tests.factories import CustomerFactory, SegmentFactory, UserFactory, record
 
 P = MemoryParameters()

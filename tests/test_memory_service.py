@@ -16,8 +16,13 @@ from customers.models import Customer
 from interactions.services import interaction_change, interaction_delete
 from journeys.models import Journey
 from memory.models import CustomerMemory, ScoreSnapshot
-from memory.selectors import stale_customer_ids
-from memory.services import memory_parameters, memory_recompute_many, memory_refresh, memory_refresh_stale
+from memory.services import (
+    memory_parameters,
+    memory_recompute_many,
+    memory_refresh,
+    memory_refresh_stale,
+    stale_customer_ids,
+)
 from memory.tasks import (
     DRAIN_STARTED,
     REFRESH_QUEUED,

@@ -15,7 +15,6 @@ from customers.models import Customer
 from interactions.models import ChannelDefault
 from memory.engine import MemoryParameters, recompute
 from memory.models import ApplyPhase, CustomerMemory, ScoringVersion, StagedMemory, VersionStatus
-from memory.selectors import stale_customer_ids
 from memory.services import (
     customer_touches,
     memory_parameters,
@@ -28,6 +27,7 @@ from memory.services import (
     scoring_version_rollback,
     scoring_version_run,
     scoring_version_update,
+    stale_customer_ids,
 )
 from memory.whatif import share, what_if
 from tests.factories import CustomerFactory, record
