@@ -7,6 +7,7 @@ breaks by failing one of them).
 """
 
 import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -87,3 +88,62 @@ def test_concurrent_writes_and_refreshes_never_deadlock() -> None:
         recomputed = memory_refresh(customer_id=customer.pk, as_of=now, force_recompute=True).score
         assert running == pytest.approx(recomputed, abs=1e-9)
         assert CustomerMemory.objects.get(customer=customer).history_version == customer.interactions.count()
+
+
+def test_batches_that_create_the_same_new_customers_in_other_orders_do_not_deadlock() -> None:
+    """New customers are inserted in the order of their refs, whatever the order of the
+    items: two batches creating the same refs wait for each other instead of each holding
+    one the other needs (found by bench.bulk_ingest: a 500 on its first request). Here the
+    other batch is a transaction that holds ZZ-1 and then wants ZZ-2."""
+    results: list[str] = []
+    errors: list[BaseException] = []
+    holding = threading.Event()
+    released = threading.Event()
+
+    def other_batch() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute(NEW_CUSTOMER, ["ZZ-1"])
+                holding.set()
+                released.wait(timeout=30)
+                time.sleep(0.3)  # let the batch reach its wait on ZZ-1 (or ZZ-2 first)
+                cursor.execute(NEW_CUSTOMER, ["ZZ-2"])
+                cursor.execute("COMMIT")
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def batch() -> None:
+        try:
+            items = [
+                TouchpointIn(
+                    customer_ref=ref, customer_name=f"Customer {ref}", channel="call", valence=1,
+                    occurred_at=timezone.now(), source="race", external_id=f"new-{ref}",
+                )
+                for ref in ("ZZ-2", "ZZ-1")  # not in ref order
+            ]  # fmt: skip
+            results.extend(r.status for r in interactions_record_many(items=items, refresh_memory=False))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_batch)
+    other.start()
+    assert holding.wait(timeout=30)
+    writer = threading.Thread(target=batch)
+    writer.start()
+    released.set()
+    other.join(timeout=60)
+    writer.join(timeout=60)
+    assert not errors, errors
+    assert results == ["created", "created"]
+    assert Customer.objects.filter(ref__in=["ZZ-1", "ZZ-2"]).count() == 2
+
+
+NEW_CUSTOMER = (
+    "INSERT INTO customers_customer (ref, name, kind, email, company, notes, history_version, rewrite_version, "
+    "memory_version, created_at, updated_at) VALUES (%s, 'Other', 'business', '', '', '', 0, 0, 0, now(), now())"
+)

@@ -69,7 +69,10 @@ def _create(known: _Known) -> set[int]:
     """Create the new refs; the ids of those this batch created."""
     if not known.to_create:
         return set()
-    new = [Customer(ref=ref, name=name) for ref, name in known.to_create.items()]
+    # In the order of their refs: two batches creating some of the same refs then wait
+    # for each other at the first shared one, instead of each holding a ref (its unique
+    # index entry) that the other needs next, which PostgreSQL breaks by failing one.
+    new = [Customer(ref=ref, name=name) for ref, name in sorted(known.to_create.items())]
     try:
         with transaction.atomic():
             Customer.objects.bulk_create(new)
