@@ -2,10 +2,10 @@
 subscriptions), kept in each process until they change.
 
 Each kept table has a generation in the shared cache (Redis), moved by every change to
-it: the models' save and delete signals, the few queryset updates (which send none), and
-a flush or migration. A process compares the generation of its copy with the shared one,
-one cache read where it used to run a query and build model objects, and reads the table
-again when they differ.
+it: the models' save and delete signals, and a flush or migration. (A queryset update
+sends no signal: write these tables with save(), or call `changed()` after.) A process
+compares the generation of its copy with the shared one, one cache read where it used to
+run a query and build model objects, and reads the table again when they differ.
 
 A change moves the generation at once and again when its transaction commits: at once so
 that no process keeps its old copy, and at commit so that a process that read the table

@@ -77,6 +77,15 @@ def enqueue_after_commit(
     transaction.on_commit(lambda: _send(task, args, coalesce_key, outside_request))
 
 
+def release_coalesced(coalesce_key: str) -> None:
+    """Called by a coalesced task before it reads anything: from here on the next write
+    queues a new task, so nothing committed after this point can be missed."""
+    try:
+        cache.delete(coalesce_key)
+    except Exception:  # the mark expires on its own (COALESCE_SECONDS)
+        logger.warning("could not clear the queued mark %s", coalesce_key, exc_info=True)
+
+
 def gather(task: Task, mark: str, seconds: float) -> None:
     """Let work gather before a coalesced stage runs: wait until `seconds` after the last
     run under `mark` began, then note that this run begins now.

@@ -24,7 +24,6 @@ from audit.services import audit_record
 from config.announce import announce
 from customers.models import Customer
 from interactions.models import MAX_INTENSITY, MIN_INTENSITY, ChannelDefault, Interaction
-from interactions.services.validation import STAGE_TABLES
 from journeys.models import Journey
 from memory.engine import (
     JourneyMemory,
@@ -774,9 +773,11 @@ def _activate(version: ScoringVersion, now: datetime) -> None:
     for old in before:
         old.status = VersionStatus.RETIRED
         old.save(update_fields=["status"])
-    for channel, intensity in version.channel_intensities.items():
-        ChannelDefault.objects.filter(channel=channel).update(intensity=intensity)
-    STAGE_TABLES.changed()  # a queryset update sends no signal
+    # Saved row by row (a dozen channels), so the processes that keep the channel
+    # defaults hear of it (config/kept.py).
+    for default in ChannelDefault.objects.filter(channel__in=version.channel_intensities):
+        default.intensity = version.channel_intensities[default.channel]
+        default.save(update_fields=["intensity"])
     version.status = VersionStatus.ACTIVE
     version.apply_phase = ApplyPhase.SWITCHING
     version.apply_done, version.apply_cursor = 0, 0

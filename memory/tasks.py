@@ -4,10 +4,9 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 
-from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit, gather
+from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit, gather, release_coalesced
 from customers.models import Customer
 from memory.models import ScoringVersion
 from memory.services import (
@@ -51,20 +50,11 @@ def refresh_stale_memories() -> int:
         # The queued mark is still set while it gathers: touchpoints stored meanwhile
         # queue no task of their own, this one takes them.
         gather(refresh_stale_memories, DRAIN_STARTED, settings.MEMORY_GATHER_SECONDS)
-    # Let the next touchpoint queue a new task from here on, before reading anything, so
-    # nothing committed after this point can be missed.
-    _clear_queued_mark()
+    release_coalesced(REFRESH_QUEUED)
     refreshed, more = memory_refresh_stale(seconds=DRAIN_SLICE_SECONDS)
     if more:
         refresh_stale_memories.delay()
     return refreshed
-
-
-def _clear_queued_mark() -> None:
-    try:
-        cache.delete(REFRESH_QUEUED)
-    except Exception:
-        logger.warning("could not clear the queued mark of the memory refresh", exc_info=True)
 
 
 @shared_task(acks_late=True, autoretry_for=RETRYABLE, retry_backoff=5, max_retries=3)

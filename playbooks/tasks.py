@@ -6,12 +6,11 @@ from collections.abc import Iterable
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import MANAGERS
-from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit, gather
+from config.tasking import RETRY_ON_DATABASE_OUTAGE, enqueue_after_commit, gather, release_coalesced
 from playbooks.notify import digest_email
 from playbooks.selectors import digest_for
 from playbooks.services import (
@@ -70,12 +69,7 @@ def evaluate_pending_playbooks() -> int:
     # The queued mark is still set while it gathers: scores stored meanwhile queue no task
     # of their own, this one takes them.
     gather(evaluate_pending_playbooks, EVALUATION_STARTED, settings.PLAYBOOKS_GATHER_SECONDS)
-    # From here on a new score queues a new task, before anything is read, so nothing
-    # noted after this point waits for the five-minute pass.
-    try:
-        cache.delete(EVALUATION_QUEUED)
-    except Exception:
-        logger.warning("could not clear the queued mark of the playbook evaluation", exc_info=True)
+    release_coalesced(EVALUATION_QUEUED)
     result = pending_evaluations_run()
     queue_emails(result.emails)
     return result.created

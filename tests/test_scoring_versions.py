@@ -13,6 +13,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from customers.models import Customer
 from interactions.models import ChannelDefault
+from interactions.services.validation import STAGE_TABLES, StageDefaults
 from memory.engine import MemoryParameters, recompute
 from memory.models import ApplyPhase, CustomerMemory, ScoringVersion, StagedMemory, VersionStatus
 from memory.services import (
@@ -162,11 +163,14 @@ def test_a_rollback_brings_back_the_version_before_and_its_channel_defaults(
     customers: list[Customer], administrator: Any
 ) -> None:
     original = memory_parameters()
+    STAGE_TABLES.forget()
+    kept_before = StageDefaults().intensity("call")  # this process keeps the channel defaults
     draft = scoring_version_draft(
         actor=administrator, parameters={"peak_end_weight": 0.9}, channel_intensities={"complaint": 5, "call": 2}
     )
     run_to_the_end(scoring_version_apply(version=draft, actor=administrator, reason="try peak-end"))
     assert ChannelDefault.objects.get(channel="call").intensity == 2
+    assert (kept_before, StageDefaults().intensity("call")) == (3, 2)  # the next touchpoint's default
     assert scoring_version_previous().number == 1  # type: ignore[union-attr]
 
     with pytest.raises(ValidationError) as caught:

@@ -87,7 +87,7 @@ def _answer_refused_repeats(keys: list[Key | None], results: Results, stored_now
         return
     existing = stored_by_key(refused)
     for index, key in enumerate(keys):
-        if key in existing and key not in stored_now:
+        if key in existing:
             results[index] = ItemResult("duplicate", interaction=existing[key])
 
 
