@@ -433,16 +433,19 @@ def memory_refresh_stale(*, batch: int = STALE_BATCH, seconds: float | None = No
     so a lost task or a dead worker delays a refresh and never loses one. Each batch is
     taken and refreshed in one transaction; two workers draining at once take different
     customers (the rows are locked, the other skips them). Returns (refreshed, whether
-    more may be waiting)."""
+    more may be waiting): time ran out, or a customer behind was held by another
+    transaction. That one may write nothing and queue nothing (a request that turns out
+    to be a retry holds the customer's lock too), so the caller must come back for it."""
     deadline = None if seconds is None else time_module.monotonic() + seconds
     refreshed = 0
     while True:
         with transaction.atomic():
             params = memory_parameters()
-            # A customer another drain holds is skipped; one it refreshed meanwhile is
-            # refreshed again, to the same score.
+            candidates = stale_customer_ids(limit=batch, params=params)
+            # One another transaction holds is skipped; one another drain refreshed
+            # meanwhile is refreshed again, to the same score.
             customers = list(
-                Customer.objects.filter(pk__in=stale_customer_ids(limit=batch, params=params))
+                Customer.objects.filter(pk__in=candidates)
                 .select_for_update(no_key=True, skip_locked=True, of=("self",))
                 .order_by("pk")
                 .values_list("pk", "history_version", "rewrite_version", "ref")
@@ -450,8 +453,8 @@ def memory_refresh_stale(*, batch: int = STALE_BATCH, seconds: float | None = No
             now = timezone.now()
             _store(_refresh_locked(customers, now, params), now)
         refreshed += len(customers)
-        if len(customers) < batch:
-            return refreshed, False
+        if len(candidates) < batch:
+            return refreshed, len(customers) < len(candidates)
         if deadline is not None and time_module.monotonic() > deadline:
             return refreshed, True
 

@@ -52,7 +52,9 @@ def refresh_stale_memories() -> int:
         gather(refresh_stale_memories, DRAIN_STARTED, settings.MEMORY_GATHER_SECONDS)
     release_coalesced(REFRESH_QUEUED)
     refreshed, more = memory_refresh_stale(seconds=DRAIN_SLICE_SECONDS)
-    if more:
+    # In-process (no worker) a held customer is left to the next write: queued inline,
+    # the task would run again at once, as often as the lock lasts.
+    if more and not refresh_stale_memories.request.is_eager:
         refresh_stale_memories.delay()
     return refreshed
 

@@ -397,10 +397,35 @@ def test_two_drains_take_different_customers() -> None:
             # A drain that waited for `held` instead of skipping it fails here, not hangs.
             with connection.cursor() as own:
                 own.execute("SET lock_timeout = '2s'")
-            assert memory_refresh_stale() == (1, False)
+            assert memory_refresh_stale() == (1, True)  # come back for the held one
             assert stale_customer_ids(limit=10) == [held.pk]
     finally:
         other.rollback()
         other.close()
     assert memory_refresh_stale() == (1, False)
     assert memory_mismatches([held.pk, free.pk]) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_comes_back_for_a_customer_another_transaction_held(settings: Any) -> None:
+    """Found by the concurrency fault test: a retry of a stored touchpoint holds its
+    customer's lock while it looks, then commits nothing and queues nothing. A drain that
+    skipped that customer must queue the next itself, or the memory stays behind until the
+    sweeper. (Run as on a worker, against the real broker.)"""
+    settings.MEMORY_GATHER_SECONDS = 0
+    held = CustomerFactory.create()
+    record(held)
+    retry = psycopg2.connect(**connection.get_connection_params())
+    celery_app.conf.task_always_eager = False
+    purge_queue()
+    try:
+        with retry.cursor() as cursor:
+            cursor.execute("SELECT id FROM customers_customer WHERE id = %s FOR UPDATE", [held.pk])
+            assert refresh_stale_memories.run() == 0
+            assert queued_messages() == 1  # the drain's own next run
+        retry.rollback()  # the retry wrote nothing
+        assert refresh_stale_memories.run() == 1  # what that queued message runs
+    finally:
+        retry.close()
+        purge_queue()
+    assert memory_mismatches([held.pk]) == []
